@@ -1,0 +1,64 @@
+"""``agegender-edge`` entry point. Subcommands are imported lazily so that ``--help`` and the
+runtime commands never import torch (the ``[train]`` extra) or tensorrt (the ``[gpu]`` extra)."""
+from __future__ import annotations
+
+import importlib
+import logging
+
+import click
+
+from .._version import __version__
+
+# command name -> (module, function, one-line help shown by `agegender-edge --help`)
+COMMANDS = {
+    "predict": ("agegender_edge.cli.predict", "predict", "Predict age group, age and gender for faces in images."),
+    "prepare": ("agegender_edge.cli.prepare", "prepare", "Pack Adience folds or a UTKFace folder into one .h5 [train]."),
+    "train": ("agegender_edge.cli.train", "train", "Train a model from a prepared .h5 [train]."),
+    "evaluate": ("agegender_edge.cli.evaluate", "evaluate", "Evaluate an ONNX model or checkpoint on labelled faces."),
+    "export": ("agegender_edge.cli.export", "export", "Export a checkpoint to ONNX (and FP16 / INT8 / TensorRT)."),
+    "bench": ("agegender_edge.cli.bench", "bench", "Measure latency and throughput of models and the pipeline."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        module, attr, _ = COMMANDS[name]
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("agegender_edge"):
+                return None  # command not built into this installation
+            raise
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="agegender-edge")
+@click.option("-v", "--verbose", count=True, help="Log backend and detector choices (-vv: debug).")
+def cli(verbose: int) -> None:
+    """agegender-edge: age group, age and gender from face photos, on CPUs, GPUs and Jetsons."""
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def require_extra(module: str, extra: str, feature: str):
+    """Import a toolchain dependency or fail with the extra to install."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise click.ClickException(
+            f"{feature} needs '{module}', which is not installed; install it with: "
+            f"pip install 'agegender-edge[{extra}]'")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    cli()

@@ -1,0 +1,43 @@
+"""``detector=`` argument -> a FaceDetector.
+
+Accepted: None / "none" (whole image), "auto" (YuNet when AGEGENDER_EDGE_YUNET names its file,
+else Haar), "haar", "haar:PATH.xml", "yunet" (path from the env var), "yunet:PATH.onnx",
+or a FaceDetector instance.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Optional, Union
+
+from .base import FaceDetector
+from .haar import HaarDetector
+from .whole_image import WholeImage
+from .yunet import YUNET_ENV, YuNetDetector, yunet_path_from_env
+
+log = logging.getLogger("agegender_edge")
+DetectorSpec = Union[None, str, FaceDetector]
+
+
+def create_detector(spec: DetectorSpec = "auto", **kwargs) -> FaceDetector:
+    if isinstance(spec, FaceDetector):
+        return spec
+    if spec is None or spec == "none":
+        return WholeImage()
+    if not isinstance(spec, str):
+        raise TypeError(f"detector must be None, a name or a FaceDetector, not {type(spec).__name__}")
+    kind, _, path = spec.partition(":")
+    kind = kind.lower()
+    if kind == "auto":
+        if yunet_path_from_env() is not None:
+            det: FaceDetector = YuNetDetector(**kwargs)
+        else:
+            log.info("detector auto: %s not set, using the bundled Haar cascade", YUNET_ENV)
+            det = HaarDetector(**kwargs)
+    elif kind == "haar":
+        det = HaarDetector(cascade_path=path or None, **kwargs)
+    elif kind == "yunet":
+        det = YuNetDetector(model_path=path or None, **kwargs)
+    else:
+        raise ValueError(f"unknown detector {spec!r}; use 'auto', 'haar[:PATH]', 'yunet[:PATH]' or None")
+    log.info("face detector: %s", det.describe())
+    return det

@@ -1,0 +1,50 @@
+"""Batch augmentation on uint8 HWC chips: random crop, horizontal flip, brightness/contrast.
+
+Works on a whole batch at once (no per-image Python in the hot path beyond slicing), produces
+float32 NCHW 0-255 tensors: normalisation happens inside the model (DeployModel.normalize) or
+by the caller, exactly as at inference time.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def center_crop(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    h, w = size
+    y0 = (images.shape[1] - h) // 2
+    x0 = (images.shape[2] - w) // 2
+    return images[:, y0:y0 + h, x0:x0 + w]
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 [N,H,W,3] -> float32 [N,3,H,W] (0-255), channels-last memory."""
+    t = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float()
+    return t.contiguous(memory_format=torch.channels_last)
+
+
+def random_crop_flip(images: np.ndarray, size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    n, H, W = images.shape[:3]
+    h, w = size
+    ys = rng.integers(0, H - h + 1, n)
+    xs = rng.integers(0, W - w + 1, n)
+    flips = rng.random(n) < 0.5
+    out = np.empty((n, h, w, 3), dtype=np.uint8)
+    for i in range(n):
+        crop = images[i, ys[i]:ys[i] + h, xs[i]:xs[i] + w]
+        out[i] = crop[:, ::-1] if flips[i] else crop
+    return out
+
+
+def photometric(x: torch.Tensor, rng: np.random.Generator, strength: float = 0.25) -> torch.Tensor:
+    """Per-image brightness and contrast jitter, plus 10% greyscale (CCTV / old photos)."""
+    n = x.shape[0]
+    b = torch.from_numpy(rng.uniform(1 - strength, 1 + strength, (n, 1, 1, 1)).astype(np.float32))
+    c = torch.from_numpy(rng.uniform(1 - strength, 1 + strength, (n, 1, 1, 1)).astype(np.float32))
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    x = (x - mean) * c + mean * b
+    grey = torch.from_numpy(rng.random(n) < 0.1)
+    if grey.any():
+        g = (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]).expand(-1, 3, -1, -1)
+        x = torch.where(grey.view(n, 1, 1, 1), g, x)
+    return x.clamp_(0, 255)

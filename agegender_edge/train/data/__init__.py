@@ -1,0 +1,1 @@
+"""Dataset readers (Adience fold files, UTKFace folders) and the packed .h5 format."""

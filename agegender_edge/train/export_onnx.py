@@ -1,0 +1,115 @@
+"""PyTorch checkpoint -> ONNX with metadata, checked by onnx.checker and an ONNX Runtime parity run.
+
+The exported graph takes raw 0-255 pixels ``input`` [N,3,H,W] (colour order from the metadata)
+and returns the five named outputs of metadata.OUTPUT_NAMES. Normalisation, softmax, expected
+age, std and group sums are inside the graph, so every runtime (Python, C++, TensorRT,
+DeepStream) decodes identically.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+from ..labels import AGE_GROUP_LABELS, GENDER_LABELS
+from ..metadata import METADATA_KEY, OUTPUT_NAMES, ModelMetadata
+from ..model_file import initializer_digest
+from .models.registry import get_arch
+from .postprocess import DeployModel, age_bins_for
+
+LICENCE_NONCOMMERCIAL = (
+    "Weights trained on UTKFace (and/or Adience): non-commercial research use only, as the "
+    "datasets' terms require. Code: see the project's licence."
+)
+
+
+@dataclass
+class ParityResult:
+    n: int
+    max_abs_diff: dict[str, float]
+    tolerance: float
+
+    @property
+    def ok(self) -> bool:
+        return all(v <= self.tolerance for v in self.max_abs_diff.values())
+
+
+def build_metadata(arch_name: str, num_age_bins: int, name: str, flip_tta: bool,
+                   training: Optional[dict] = None, licence: str = LICENCE_NONCOMMERCIAL) -> ModelMetadata:
+    arch = get_arch(arch_name)
+    return ModelMetadata(
+        name=name, architecture=arch_name, input=arch.input, crop=arch.crop,
+        age_groups=tuple(AGE_GROUP_LABELS), age_bins=tuple(float(b) for b in age_bins_for(num_age_bins)),
+        gender_labels=tuple(GENDER_LABELS), flip_tta=flip_tta, training=training or {}, licence=licence,
+    )
+
+
+def export_onnx(net: torch.nn.Module, meta: ModelMetadata, out_path: Path, opset: int = 17) -> Path:
+    """Export ``net`` wrapped in DeployModel; writes metadata_props and checks the model."""
+    import onnx
+
+    num_bins = len(meta.age_bins)
+    deploy = DeployModel(net.eval(), num_bins, meta.input.mean, meta.input.std, flip_tta=meta.flip_tta).eval()
+    h, w = meta.input.size
+    dummy = torch.zeros(2, 3, h, w)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_suffix(".tmp.onnx")
+    # The TorchScript exporter (dynamo=False) emits plain standard ops (LRN stays LRN) that
+    # TensorRT 8.5, OpenCV DNN and DeepStream all parse; weights stay inside the one file.
+    with torch.no_grad():
+        torch.onnx.export(
+            deploy, (dummy,), str(tmp), dynamo=False, opset_version=opset,
+            input_names=[meta.input.name], output_names=list(OUTPUT_NAMES),
+            dynamic_axes={meta.input.name: {0: "batch"}, **{n: {0: "batch"} for n in OUTPUT_NAMES}},
+            do_constant_folding=True,
+        )
+    model = onnx.load(str(tmp))
+    tmp.unlink()
+    meta = meta.replace(weights_sha256=initializer_digest(model.SerializeToString()))
+    write_metadata(model, meta)
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, str(out_path))
+    return out_path
+
+
+def write_metadata(model, meta: ModelMetadata) -> None:
+    del model.metadata_props[:]
+    for key, value in ((METADATA_KEY, meta.to_json()), ("format_version", str(meta.format_version))):
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    model.producer_name = "agegender-edge"
+    model.doc_string = f"{meta.name}: age group, age and gender from a face crop ({meta.architecture})"
+
+
+def parity_check(net: torch.nn.Module, meta: ModelMetadata, onnx_path: Path, faces: np.ndarray,
+                 tolerance: float = 1e-4) -> ParityResult:
+    """Run the same real faces (uint8 NHWC RGB at the network input size) through PyTorch
+    (fp32) and ONNX Runtime; report the max abs diff per output."""
+    import onnxruntime as ort
+
+    deploy = DeployModel(net.eval(), len(meta.age_bins), meta.input.mean, meta.input.std,
+                         flip_tta=meta.flip_tta).eval()
+    x = faces if meta.input.colour_order == "RGB" else faces[..., ::-1]
+    x = np.ascontiguousarray(x.transpose(0, 3, 1, 2)).astype(np.float32)
+    with torch.no_grad():
+        ref = [t.numpy() for t in deploy(torch.from_numpy(x))]
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    got = sess.run(list(OUTPUT_NAMES), {meta.input.name: x})
+    diffs = {name: float(np.max(np.abs(r - g))) for name, r, g in zip(OUTPUT_NAMES, ref, got)}
+    return ParityResult(n=len(x), max_abs_diff=diffs, tolerance=tolerance)
+
+
+def checkpoint_training_info(cfg_json: str, val_json: Optional[str], epoch: int) -> dict:
+    cfg = json.loads(cfg_json)
+    info = {"data": Path(cfg.get("data", "")).name, "train_split": cfg.get("train_split"),
+            "val_split": cfg.get("val_split"), "epochs": cfg.get("epochs"), "selected_epoch": epoch,
+            "recipe": {k: cfg[k] for k in ("batch_size", "lr", "weight_decay", "ema_decay", "age_sigma",
+                                            "age_sigma_slope", "age_l1_weight", "seed", "bf16") if k in cfg}}
+    if val_json:
+        info["val_metrics"] = json.loads(val_json)
+    return info

@@ -1,0 +1,295 @@
+"""Training loop: .h5 -> checkpoints, a JSONL log, a curve PNG; model selection on val.
+
+Recipe (edge model): AdamW + OneCycle, bf16 autocast and channels-last on CPU, weight EMA,
+gender cross-entropy + age KL divergence to a Gaussian around the true age (or, for group-only
+labels such as Adience, the negative log of the probability mass of the labelled group).
+Checkpoints hold state dicts only and are loaded with ``weights_only=True``.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .augment import center_crop, photometric, random_crop_flip, to_tensor
+from .data.h5pack import FaceArrays, read_h5
+from .metrics import EvalReport, Predictions, evaluate_predictions
+from .models.registry import create_model, get_arch
+from .postprocess import AgeGenderOutputs, Normalize, age_bins_for, bin_to_group_matrix
+
+
+@dataclass
+class TrainConfig:
+    model: str = "edge_resnet"
+    data: str = ""
+    out_dir: str = "runs/edge_resnet"
+    train_split: str = "train"
+    val_split: str = "val"
+    val_fold: Optional[int] = None        # Adience: train on the other folds, validate on this one
+    age_bins: int = 101                   # 101 one-year bins, or 8 (group-only data)
+    epochs: int = 40
+    batch_size: int = 128
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    warmup_pct: float = 0.15
+    ema_decay: float = 0.999
+    age_sigma: float = 2.0                # Gaussian label std at age 0; grows with age
+    age_sigma_slope: float = 0.04
+    age_l1_weight: float = 0.05           # L1 on the expected age, in years
+    seed: int = 0
+    threads: int = 2
+    bf16: bool = True
+    flip_tta_eval: bool = True
+    max_train: Optional[int] = None       # subset for smoke runs and tests
+    max_val: Optional[int] = None
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(dataclasses.asdict(self), indent=2))
+
+
+class EMA:
+    """Exponential moving average of weights and buffers, with a warm-up on the decay."""
+
+    def __init__(self, model: nn.Module, decay: float):
+        self.model = copy.deepcopy(model).eval()
+        self.decay = decay
+        self.steps = 0
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        self.steps += 1
+        d = min(self.decay, (1 + self.steps) / (10 + self.steps))
+        for e, m in zip(self.model.state_dict().values(), model.state_dict().values()):
+            if e.dtype.is_floating_point:
+                e.mul_(d).add_(m.detach(), alpha=1 - d)
+            else:
+                e.copy_(m)
+
+
+def age_targets(age: torch.Tensor, bins: torch.Tensor, sigma0: float, slope: float) -> torch.Tensor:
+    sigma = (sigma0 + slope * age).unsqueeze(1)
+    logits = -0.5 * ((bins.unsqueeze(0) - age.unsqueeze(1)) / sigma) ** 2
+    return torch.softmax(logits, dim=1)
+
+
+def loss_fn(gender_logits, age_logits, gender, age, age_group, bins, groups, cfg: TrainConfig):
+    gender_logits = gender_logits.float()
+    age_logits = age_logits.float()
+    has_gender = gender >= 0
+    lg = F.cross_entropy(gender_logits[has_gender], gender[has_gender]) if has_gender.any() else gender_logits.sum() * 0
+    logp = F.log_softmax(age_logits, dim=1)
+    exact = torch.isfinite(age)
+    la = age_logits.sum() * 0
+    if exact.any() and len(bins) > len(groups.T):  # exact ages and 1-year bins: label distribution
+        a = age[exact].clamp(0, float(bins[-1]))
+        target = age_targets(a, bins, cfg.age_sigma, cfg.age_sigma_slope)
+        la = la + F.kl_div(logp[exact], target, reduction="batchmean")
+        expected = logp[exact].exp() @ bins
+        la = la + cfg.age_l1_weight * (expected - a).abs().mean()
+    grouped = (~exact | (len(bins) == len(groups.T))) & (age_group >= 0)
+    if grouped.any():  # group-only labels: maximise the probability mass of the labelled group
+        group_logp = torch.logsumexp(logp[grouped].unsqueeze(2) + torch.log(groups + 1e-30).unsqueeze(0), dim=1)
+        la = la + F.nll_loss(group_logp, age_group[grouped])
+    return lg + la, lg.detach(), la.detach()
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig):
+        self.cfg = cfg
+        self.out = Path(cfg.out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        torch.set_num_threads(cfg.threads)
+        torch.manual_seed(cfg.seed)
+        self.arch = get_arch(cfg.model)
+        self.net = create_model(cfg.model, cfg.age_bins).to(memory_format=torch.channels_last)
+        self.norm = Normalize(self.arch.input.mean, self.arch.input.std)
+        self.decode = AgeGenderOutputs(cfg.age_bins)
+        self.bins = torch.from_numpy(age_bins_for(cfg.age_bins))
+        self.groups = torch.from_numpy(bin_to_group_matrix(age_bins_for(cfg.age_bins)))
+        self.ema = EMA(self.net, cfg.ema_decay)
+        self.train_data, self.val_data = self._load_data()
+        self.steps_per_epoch = math.ceil(len(self.train_data) / cfg.batch_size)
+        decay, no_decay = [], []
+        for name, p in self.net.named_parameters():
+            (no_decay if p.ndim <= 1 else decay).append(p)
+        self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                                      {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+        self.sched = torch.optim.lr_scheduler.OneCycleLR(
+            self.opt, max_lr=cfg.lr, total_steps=cfg.epochs * self.steps_per_epoch,
+            pct_start=cfg.warmup_pct, div_factor=20, final_div_factor=200)
+        self.epoch = 0
+        self.best_score = -math.inf
+        self.history: list[dict] = []
+
+    # -- data -----------------------------------------------------------------------------
+    def _resize(self, arr: FaceArrays) -> FaceArrays:
+        import cv2
+        size = self.arch.crop.resize_to
+        if arr.images.shape[1] == size:
+            return arr
+        interp = cv2.INTER_AREA if arr.images.shape[1] > size else cv2.INTER_LINEAR
+        arr.images = np.stack([cv2.resize(im, (size, size), interpolation=interp) for im in arr.images])
+        return arr
+
+    def _load_data(self) -> tuple[FaceArrays, FaceArrays]:
+        cfg = self.cfg
+        if cfg.val_fold is not None:
+            train = read_h5(Path(cfg.data), folds={f for f in range(5) if f != cfg.val_fold}, limit=cfg.max_train)
+            val = read_h5(Path(cfg.data), folds={cfg.val_fold}, limit=cfg.max_val)
+        else:
+            train = read_h5(Path(cfg.data), split=cfg.train_split, limit=cfg.max_train)
+            val = read_h5(Path(cfg.data), split=cfg.val_split, limit=cfg.max_val)
+        if len(train) == 0 or len(val) == 0:
+            raise ValueError(f"{cfg.data}: empty train ({len(train)}) or val ({len(val)}) selection")
+        return self._resize(train), self._resize(val)
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def _state(self) -> dict:
+        return {"net": self.net.state_dict(), "ema": self.ema.model.state_dict(), "ema_steps": self.ema.steps,
+                "opt": self.opt.state_dict(), "sched": self.sched.state_dict(), "epoch": self.epoch,
+                "best_score": self.best_score, "history": json.dumps(self.history),
+                "config": json.dumps(dataclasses.asdict(self.cfg))}
+
+    def save(self, name: str) -> None:
+        tmp = self.out / (name + ".tmp")
+        torch.save(self._state(), tmp)
+        tmp.replace(self.out / name)
+
+    def resume(self) -> bool:
+        path = self.out / "last.pt"
+        if not path.is_file():
+            return False
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        self.net.load_state_dict(state["net"])
+        self.ema.model.load_state_dict(state["ema"])
+        self.ema.steps = int(state["ema_steps"])
+        self.opt.load_state_dict(state["opt"])
+        self.sched.load_state_dict(state["sched"])
+        self.epoch = int(state["epoch"])
+        self.best_score = float(state["best_score"])
+        self.history = json.loads(state["history"])
+        return True
+
+    # -- loops ----------------------------------------------------------------------------
+    def _autocast(self):
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cfg.bf16)
+
+    @torch.no_grad()
+    def predict(self, net: nn.Module, images: np.ndarray, batch: int = 256) -> Predictions:
+        """Centre-crop prediction (optionally flip-averaged) on uint8 chips at resize_to size."""
+        net.eval()
+        out_g, out_p, out_m = [], [], []
+        for s in range(0, len(images), batch):
+            x = self.norm(to_tensor(center_crop(images[s:s + batch], self.arch.input.size)))
+            xs = [x, torch.flip(x, dims=[3])] if self.cfg.flip_tta_eval else [x]
+            pg = pa = 0
+            for xi in xs:
+                with self._autocast():
+                    g, a = net(xi)
+                pg = pg + torch.softmax(g.float(), 1) / len(xs)
+                pa = pa + torch.softmax(a.float(), 1) / len(xs)
+            gender, group, mean, _std, _p = self.decode(torch.log(pg + 1e-12), torch.log(pa + 1e-12))
+            out_g.append(gender.numpy()); out_p.append(group.numpy()); out_m.append(mean.numpy())
+        return Predictions(np.concatenate(out_g), np.concatenate(out_p), np.concatenate(out_m))
+
+    def validate(self, net: nn.Module) -> EvalReport:
+        v = self.val_data
+        return evaluate_predictions(self.predict(net, v.images), v.gender, v.age_group, v.age, v.race)
+
+    @staticmethod
+    def selection_score(r: EvalReport) -> float:
+        mae = r.age_mae if r.age_mae is not None else 0.0
+        return r.gender_accuracy + r.age_group_accuracy + r.one_off_accuracy - 0.02 * mae
+
+    def train_epoch(self, progress: bool = True) -> dict:
+        from tqdm import tqdm
+        cfg, d = self.cfg, self.train_data
+        rng = np.random.default_rng(cfg.seed * 1000 + self.epoch)   # resumable: seeded per epoch
+        torch.manual_seed(cfg.seed * 1000 + self.epoch)
+        order = rng.permutation(len(d))
+        self.net.train()
+        totals = np.zeros(3)
+        t0 = time.time()
+        bar = tqdm(range(self.steps_per_epoch), desc=f"epoch {self.epoch + 1}/{cfg.epochs}", disable=not progress)
+        for step in bar:
+            idx = np.sort(order[step * cfg.batch_size:(step + 1) * cfg.batch_size])
+            x = to_tensor(random_crop_flip(d.images[idx], self.arch.input.size, rng))
+            x = self.norm(photometric(x, rng))
+            with self._autocast():
+                g, a = self.net(x)
+            loss, lg, la = loss_fn(g, a, torch.from_numpy(d.gender[idx]), torch.from_numpy(d.age[idx]),
+                                   torch.from_numpy(d.age_group[idx]), self.bins, self.groups, cfg)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            self.sched.step()
+            self.ema.update(self.net)
+            totals += [loss.item(), lg.item(), la.item()]
+            bar.set_postfix(loss=f"{totals[0] / (step + 1):.3f}")
+        n = self.steps_per_epoch
+        return {"loss": totals[0] / n, "gender_loss": totals[1] / n, "age_loss": totals[2] / n,
+                "epoch_seconds": time.time() - t0, "lr": self.sched.get_last_lr()[0]}
+
+    def fit(self, progress: bool = True, log=print) -> dict:
+        self.cfg.save(self.out / "config.json")
+        while self.epoch < self.cfg.epochs:
+            stats = self.train_epoch(progress)
+            self.epoch += 1
+            report = self.validate(self.ema.model)
+            score = self.selection_score(report)
+            row = {"epoch": self.epoch, **stats, "val": {k: getattr(report, k) for k in
+                   ("gender_accuracy", "age_group_accuracy", "one_off_accuracy", "age_mae")},
+                   "val_score": score}
+            self.history.append(row)
+            with open(self.out / "log.jsonl", "a") as fh:
+                fh.write(json.dumps(row) + "\n")
+            log(f"epoch {self.epoch}: loss {stats['loss']:.4f}  val {report.summary()}  "
+                f"({stats['epoch_seconds']:.0f}s)")
+            if score > self.best_score:
+                self.best_score = score
+                torch.save({"ema": self.ema.model.state_dict(), "epoch": self.epoch,
+                            "config": json.dumps(dataclasses.asdict(self.cfg)),
+                            "val": json.dumps(row["val"])}, self.out / "best.pt")
+            self.save("last.pt")
+            plot_curves(self.history, self.out / "curve.png")
+        return self.history[-1] if self.history else {}
+
+
+def plot_curves(history: list[dict], path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ep = [h["epoch"] for h in history]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    axes[0].plot(ep, [h["loss"] for h in history], label="train loss")
+    axes[0].set_xlabel("epoch"); axes[0].legend()
+    for key in ("gender_accuracy", "age_group_accuracy", "one_off_accuracy"):
+        axes[1].plot(ep, [h["val"][key] for h in history], label=f"val {key}")
+    axes[1].set_xlabel("epoch"); axes[1].legend(fontsize=8)
+    axes[2].plot(ep, [h["val"]["age_mae"] for h in history], label="val age MAE")
+    axes[2].set_xlabel("epoch"); axes[2].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def load_best(path: Path) -> tuple[nn.Module, TrainConfig]:
+    """Load a best.pt/last.pt checkpoint (state dict only, no pickle) into its architecture."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    cfg = TrainConfig(**json.loads(state["config"]))
+    net = create_model(cfg.model, cfg.age_bins)
+    net.load_state_dict(state["ema"])
+    return net.eval(), cfg
