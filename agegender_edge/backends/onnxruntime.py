@@ -13,7 +13,8 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..errors import BackendUnavailableError, ModelError, ModelFormatError, ModelIntegrityError
-from ..metadata import METADATA_KEY, OUTPUT_NAMES, ModelMetadata
+from ..metadata import (METADATA_KEY, OUTPUT_AGE_BINS, OUTPUT_AGE_GROUP, OUTPUT_GENDER, OUTPUT_NAMES,
+                        ModelMetadata)
 from ..model_file import initializer_digest
 from .base import Runner
 
@@ -60,10 +61,18 @@ def check_io(sess, meta: ModelMetadata, source: str) -> None:
     h, w = meta.input.size
     if len(shape) != 4 or (isinstance(shape[2], int) and shape[2] != h) or (isinstance(shape[3], int) and shape[3] != w):
         raise ModelFormatError(f"{source}: input shape {shape} does not match metadata size {h}x{w}")
-    names = {o.name for o in sess.get_outputs()}
-    missing = [n for n in OUTPUT_NAMES if n not in names]
+    outputs = {o.name: o.shape for o in sess.get_outputs()}
+    missing = [n for n in OUTPUT_NAMES if n not in outputs]
     if missing:
         raise ModelFormatError(f"{source}: model lacks output(s) {missing}")
+    # the label lists must match the output widths, or decoding would index past them / drop classes
+    for name, labels in ((OUTPUT_GENDER, meta.gender_labels), (OUTPUT_AGE_GROUP, meta.age_groups),
+                         (OUTPUT_AGE_BINS, meta.age_bins)):
+        shape = outputs[name]
+        width = shape[1] if len(shape) == 2 else None
+        if len(shape) != 2 or (isinstance(width, int) and width != len(labels)) or not labels:
+            raise ModelFormatError(f"{source}: output '{name}' has {width if width is not None else shape} values "
+                                   f"per face but the metadata lists {len(labels)}")
 
 
 class OnnxRuntimeRunner(Runner):
@@ -118,7 +127,7 @@ class OnnxRuntimeRunner(Runner):
             raise ModelError(f"{source}: ONNX Runtime cannot load this model (truncated or not ONNX?): {msg}") from exc
         meta = self._explicit_metadata or metadata_from_session(sess, source)
         if self.verify_checksum and self._explicit_metadata is None and meta.weights_sha256:
-            digest = initializer_digest(data)
+            digest = initializer_digest(data, source)
             if digest != meta.weights_sha256:
                 raise ModelIntegrityError(
                     f"{source}: weights checksum {digest[:12]}... does not match the recorded "

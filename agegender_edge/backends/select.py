@@ -2,9 +2,10 @@
 
 ``backend="auto"`` order: TensorRT engine (a .engine file, or an ONNX built into the engine cache
 when TensorRT and a GPU are present) -> ONNX Runtime TensorRT EP -> ONNX Runtime CUDA EP ->
-ONNX Runtime CPU. Every step that is skipped is logged with its reason: a fallback to CPU is
-never silent, and an explicit request (backend="tensorrt", device="cuda") that cannot be met
-raises BackendUnavailableError instead of falling back.
+ONNX Runtime CPU. Every step is logged with its reason (logger "agegender_edge", INFO; the
+final fallback to CPU is a WARNING): a fallback is never silent, and an explicit request
+(backend="tensorrt", device="cuda") that cannot be met raises BackendUnavailableError instead
+of falling back.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from .onnxruntime import OnnxRuntimeRunner, OrtOptions
 log = logging.getLogger("agegender_edge")
 ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
 BACKENDS = ("auto", "onnxruntime", "tensorrt")
+ORT_TRT_WORKSPACE = 2 << 30
 
 
 def ort_install_conflict() -> Optional[str]:
@@ -55,7 +57,7 @@ def _tensorrt_usable() -> tuple[bool, str]:
         return False, f"TensorRT runtime support unavailable ({exc})"
     n = cuda_device_count()
     if n == 0:
-        return False, "no CUDA device found"
+        return False, "no CUDA device found (or cuda-python missing: pip install cuda-python)"
     return True, ""
 
 
@@ -69,23 +71,41 @@ def _parse_device(device: Optional[str]) -> tuple[Optional[str], int]:
     return kind, int(idx or 0)
 
 
-def ort_providers_for(device: Optional[str], engine_cache_dir: Optional[Path] = None) -> list:
+def ort_trt_options(idx: int, engine_cache_dir: Optional[Path], max_batch_size: int,
+                    input_name: str = "input", input_size: tuple[int, int] = (96, 96)) -> dict:
+    """TensorRT EP: FP16, persistent engine + timing cache, and a dynamic-batch profile (without
+    an explicit profile the EP rebuilds its engine whenever a new batch size shows up)."""
+    from ..engine.cache import default_cache_dir
+
+    cache = Path(engine_cache_dir) if engine_cache_dir is not None else default_cache_dir() / "ort-trt-ep"
+    h, w = input_size
+    shape = lambda n: f"{input_name}:{n}x3x{h}x{w}"  # noqa: E731
+    return {"device_id": idx, "trt_fp16_enable": True, "trt_max_workspace_size": ORT_TRT_WORKSPACE,
+            "trt_engine_cache_enable": True, "trt_engine_cache_path": str(cache),
+            "trt_timing_cache_enable": True, "trt_timing_cache_path": str(cache),
+            "trt_profile_min_shapes": shape(1), "trt_profile_opt_shapes": shape(max_batch_size),
+            "trt_profile_max_shapes": shape(max_batch_size)}
+
+
+def ort_providers_for(device: Optional[str], engine_cache_dir: Optional[Path] = None, max_batch_size: int = 32,
+                      metadata: Optional[ModelMetadata] = None) -> list:
     """Provider list for ONNX Runtime, best first, logging each tier that is skipped."""
     kind, idx = _parse_device(device)
     if kind == "cpu":
+        log.info("backend: device='cpu': ONNX Runtime CPU")
         return ["CPUExecutionProvider"]
     available = available_ort_providers()
     conflict = ort_install_conflict()
     chain: list = []
     if "TensorrtExecutionProvider" in available:
-        opts = {"device_id": idx, "trt_fp16_enable": True}
-        if engine_cache_dir is not None:
-            opts.update(trt_engine_cache_enable=True, trt_engine_cache_path=str(engine_cache_dir))
-        chain.append(("TensorrtExecutionProvider", opts))
+        name, size = (metadata.input.name, metadata.input.size) if metadata else ("input", (96, 96))
+        chain.append(("TensorrtExecutionProvider", ort_trt_options(idx, engine_cache_dir, max_batch_size, name, size)))
+        log.info("backend: ONNX Runtime TensorRT EP available (FP16, engine cache)")
     else:
         log.info("backend: ONNX Runtime TensorRT EP not available (providers: %s)", available)
     if "CUDAExecutionProvider" in available:
         chain.append(("CUDAExecutionProvider", {"device_id": idx}))
+        log.info("backend: ONNX Runtime CUDA EP available")
     else:
         log.info("backend: ONNX Runtime CUDA EP not available%s", f" ({conflict})" if conflict else "")
     if kind == "cuda" and not chain:
@@ -98,6 +118,19 @@ def ort_providers_for(device: Optional[str], engine_cache_dir: Optional[Path] = 
     return chain
 
 
+def _input_spec_of(model: Path, metadata: Optional[ModelMetadata]) -> Optional[ModelMetadata]:
+    """The model's metadata, read cheaply without onnx (for the TensorRT EP profile shapes)."""
+    if metadata is not None or model.suffix.lower() != ".onnx":
+        return metadata
+    try:
+        from ..metadata import METADATA_KEY
+        from ..model_file import metadata_props
+        props = metadata_props(model.read_bytes(), str(model))
+        return ModelMetadata.from_json(props[METADATA_KEY], str(model)) if METADATA_KEY in props else None
+    except Exception:  # unreadable here: the runner reports it properly when it loads the model
+        return None
+
+
 def create_runner(model: Path, backend: str = "auto", device: Optional[str] = None,
                   ort_options: OrtOptions = OrtOptions(), metadata: Optional[ModelMetadata] = None,
                   engine_cache_dir: Optional[Path] = None, max_batch_size: int = 32) -> Runner:
@@ -108,16 +141,26 @@ def create_runner(model: Path, backend: str = "auto", device: Optional[str] = No
     if is_engine and backend == "onnxruntime":
         raise ModelError(f"{model}: a TensorRT engine cannot run on ONNX Runtime; pass the .onnx file")
     kind, _ = _parse_device(device)
+    if kind == "cpu" and (is_engine or backend == "tensorrt"):
+        raise BackendUnavailableError(f"TensorRT runs on a CUDA device, not device={device!r}")
     if is_engine or backend == "tensorrt" or (backend == "auto" and kind != "cpu"):
         usable, why = _tensorrt_usable()
         if usable:
             from .tensorrt import TensorRTRunner  # lazy: tensorrt is only imported here
-            if is_engine:
-                return TensorRTRunner.from_engine(model, device=device)
-            return TensorRTRunner.from_onnx(model, device=device, cache_dir=engine_cache_dir,
-                                            max_batch_size=max_batch_size)
-        if is_engine or backend == "tensorrt":
+            try:
+                if is_engine:
+                    log.info("backend: TensorRT engine %s", model.name)
+                    return TensorRTRunner.from_engine(model, device=device)
+                log.info("backend: TensorRT from %s via the engine cache", model.name)
+                return TensorRTRunner.from_onnx(model, device=device, cache_dir=engine_cache_dir,
+                                                max_batch_size=max_batch_size)
+            except BackendUnavailableError as exc:
+                if is_engine or backend == "tensorrt":
+                    raise
+                why = str(exc)
+        elif is_engine or backend == "tensorrt":
             raise BackendUnavailableError(f"TensorRT backend requested for {model.name} but {why}")
         log.info("backend: TensorRT skipped: %s", why)
-    return OnnxRuntimeRunner(model, providers=ort_providers_for(device, engine_cache_dir),
+    spec = _input_spec_of(model, metadata) if kind != "cpu" else metadata
+    return OnnxRuntimeRunner(model, providers=ort_providers_for(device, engine_cache_dir, max_batch_size, spec),
                              options=ort_options, metadata=metadata)

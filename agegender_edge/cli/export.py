@@ -1,14 +1,30 @@
-"""``agegender-edge export``: checkpoint -> ONNX (metadata, checker, parity on real faces)."""
+"""``agegender-edge export``: checkpoint or ONNX -> ONNX (FP32 / FP16 / INT8 QDQ) or a TensorRT
+engine, with checks on real faces at every step.
+
+    export --checkpoint best.pt --out m.onnx                              # FP32 ONNX + parity vs PyTorch
+    export --onnx m.onnx --format onnx-fp16 --out m.fp16.onnx              # mixed FP16, checked vs FP32
+    export --onnx m.onnx --format onnx-int8 --calibration utk112.h5 --out m.int8.onnx
+    export --onnx m.onnx --format engine --recipe jetson-orin-jp6-fp16 --out m.engine
+    export --onnx m.onnx --recipe v100-trt10-fp16 --print-trtexec          # no TensorRT needed
+"""
 from __future__ import annotations
 
 import glob
 import json
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Optional
 
 import click
 
 from .main import require_extra
+
+FORMATS = ("onnx", "onnx-fp16", "onnx-int8", "engine")
+DEFAULT_FACES = Path("../shared/data/fixtures/utkface_48")
+# FP16 vs FP32 on real faces (ONNX Runtime CPU): probabilities within 5e-3, ages within 0.25 years
+FP16_TOLERANCE = {"gender_probs": 5e-3, "age_group_probs": 5e-3, "age_bin_probs": 5e-3,
+                  "age_years": 0.25, "age_std": 0.25}
 
 
 def load_parity_faces(folder: Optional[Path], meta, limit: int = 48):
@@ -26,25 +42,38 @@ def load_parity_faces(folder: Optional[Path], meta, limit: int = 48):
     return np.stack(rgb)
 
 
-@click.command()
-@click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
-              help="best.pt / last.pt written by 'agegender-edge train'.")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="ONNX file to write.")
-@click.option("--name", default=None, help="Model name stored in the metadata (default: the file stem).")
-@click.option("--flip-tta/--no-flip-tta", default=False, show_default=True,
-              help="Put flip averaging inside the graph (2x compute, every runtime gets it).")
-@click.option("--opset", default=17, show_default=True, type=click.IntRange(17, 21))
-@click.option("--parity-faces", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("../shared/data/fixtures/utkface_48"), show_default=True,
-              help="Folder of real face chips for the ONNX Runtime vs PyTorch parity check.")
-@click.option("--tolerance", default=1e-4, show_default=True, help="Max abs difference allowed in any output.")
-@click.option("--val-metrics", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="JSON written by 'agegender-edge evaluate' to record in the metadata.")
-def export(checkpoint: Path, out_path: Path, name: Optional[str], flip_tta: bool, opset: int,
-           parity_faces: Path, tolerance: float, val_metrics: Optional[Path]) -> None:
-    """Export a trained checkpoint to ONNX with dynamic batch and metadata, then check that ONNX
-    Runtime reproduces PyTorch on real faces (fails above --tolerance)."""
+def _nchw(faces_rgb, meta):
+    import numpy as np
+    x = faces_rgb if meta.input.colour_order == "RGB" else faces_rgb[..., ::-1]
+    return np.ascontiguousarray(x.transpose(0, 3, 1, 2)).astype(np.float32)
+
+
+def compare_onnx(ref_path: Path, new_path: Path, x) -> dict[str, float]:
+    """Max abs difference per output between two ONNX files on the same inputs (ORT CPU)."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from ..metadata import OUTPUT_NAMES
+    a = ort.InferenceSession(str(ref_path), providers=["CPUExecutionProvider"]).run(list(OUTPUT_NAMES), {"input": x})
+    b = ort.InferenceSession(str(new_path), providers=["CPUExecutionProvider"]).run(list(OUTPUT_NAMES), {"input": x})
+    return {n: float(np.max(np.abs(u - v))) for n, u, v in zip(OUTPUT_NAMES, a, b)}
+
+
+def agreement(ref_path: Path, new_path: Path, x) -> dict[str, float]:
+    """Top-1 agreement of gender and age group, and mean |age difference|, between two models."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from ..metadata import OUTPUT_NAMES
+    a = dict(zip(OUTPUT_NAMES, ort.InferenceSession(str(ref_path), providers=["CPUExecutionProvider"]).run(list(OUTPUT_NAMES), {"input": x})))
+    b = dict(zip(OUTPUT_NAMES, ort.InferenceSession(str(new_path), providers=["CPUExecutionProvider"]).run(list(OUTPUT_NAMES), {"input": x})))
+    return {"gender_agreement": float(np.mean(a["gender_probs"].argmax(1) == b["gender_probs"].argmax(1))),
+            "age_group_agreement": float(np.mean(a["age_group_probs"].argmax(1) == b["age_group_probs"].argmax(1))),
+            "age_mean_abs_diff": float(np.mean(np.abs(a["age_years"] - b["age_years"])))}
+
+
+def _export_checkpoint(checkpoint: Path, out_path: Path, name, flip_tta, opset, parity_faces, tolerance,
+                       val_metrics) -> None:
     require_extra("torch", "train", "export")
     require_extra("onnx", "train", "export")
     import torch
@@ -69,3 +98,218 @@ def export(checkpoint: Path, out_path: Path, name: Optional[str], flip_tta: bool
     if not result.ok:
         raise click.ClickException(f"parity check FAILED on {result.n} faces: difference above {tolerance}")
     click.echo(f"parity OK on {result.n} real faces (tolerance {tolerance})")
+
+
+@click.command()
+@click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="best.pt / last.pt written by 'agegender-edge train'.")
+@click.option("--onnx", "onnx_in", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="An FP32 ONNX exported by this SDK, instead of --checkpoint.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="onnx", show_default=True,
+              help="onnx (FP32), onnx-fp16 (mixed FP16, I/O FP32), onnx-int8 (static QDQ), engine (TensorRT).")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File to write (an engine also gets <out>.json). From --checkpoint with another format, the "
+                   "FP32 ONNX is kept next to it as <name>.onnx.")
+@click.option("--name", default=None, help="Model name stored in the metadata (default: the file stem).")
+@click.option("--flip-tta/--no-flip-tta", default=False, show_default=True,
+              help="Put flip averaging inside the graph (2x compute, every runtime gets it).")
+@click.option("--opset", default=None, type=click.IntRange(17, 21), help="ONNX opset (default 17, or the recipe's).")
+@click.option("--parity-faces", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_FACES,
+              show_default=True, help="Folder of real face chips for the parity checks.")
+@click.option("--tolerance", default=1e-4, show_default=True, help="Max abs difference ONNX vs PyTorch (FP32).")
+@click.option("--val-metrics", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="JSON written by 'agegender-edge evaluate' to record in the metadata.")
+@click.option("--recipe", default=None, help="Deployment recipe: a name in export/recipes/ or a .toml path.")
+@click.option("--precision", type=click.Choice(["fp16", "fp32", "int8"]), default=None,
+              help="Engine precision (default: the recipe's, else fp16).")
+@click.option("--min-batch", type=click.IntRange(1), default=None)
+@click.option("--opt-batch", type=click.IntRange(1), default=None)
+@click.option("--max-batch", type=click.IntRange(1), default=None)
+@click.option("--workspace-mib", type=click.IntRange(16), default=None, help="TensorRT workspace limit.")
+@click.option("--timing-cache", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Persistent TensorRT timing cache (read and updated).")
+@click.option("--dla-core", type=click.IntRange(0), default=None, help="Jetson: build for this DLA core.")
+@click.option("--device", default="cuda:0", show_default=True, help="GPU to build the engine on.")
+@click.option("--calibration", type=click.Path(exists=True, path_type=Path), default=None,
+              help="INT8 calibration faces: a packed .h5 (its train split) or a folder of face chips.")
+@click.option("--calibration-count", default=512, show_default=True, type=click.IntRange(8))
+@click.option("--int8-target", type=click.Choice(["cpu", "tensorrt"]), default="cpu", show_default=True,
+              help="onnx-int8: cpu = u8 activations for ONNX Runtime; tensorrt = symmetric s8 Q/DQ.")
+@click.option("--int8-keep-first-conv/--int8-quantize-first-conv", default=False, show_default=True,
+              help="Keep the first Conv in FP32 in the INT8 model.")
+@click.option("--print-trtexec", is_flag=True, help="Print the trtexec command equivalent to these settings and exit.")
+def export(checkpoint, onnx_in, fmt, out_path, name, flip_tta, opset, parity_faces, tolerance, val_metrics,
+           recipe, precision, min_batch, opt_batch, max_batch, workspace_mib, timing_cache, dla_core, device,
+           calibration, calibration_count, int8_target, int8_keep_first_conv, print_trtexec) -> None:
+    """Export a checkpoint (or convert an ONNX) for deployment, checking the result on real faces."""
+    if (checkpoint is None) == (onnx_in is None):
+        raise click.UsageError("give exactly one of --checkpoint or --onnx")
+    rec = None
+    if recipe:
+        from ..engine.recipes import load_recipe
+        try:
+            rec = load_recipe(recipe)
+        except (FileNotFoundError, ValueError) as exc:
+            raise click.ClickException(str(exc))
+    if print_trtexec:
+        _print_trtexec(checkpoint, onnx_in, out_path, rec, precision, min_batch, opt_batch, max_batch,
+                       workspace_mib, timing_cache, dla_core)
+        return
+    if out_path is None:
+        raise click.UsageError("--out is required")
+    if fmt == "onnx" and onnx_in is not None:
+        raise click.UsageError("--onnx is already an ONNX file: choose --format onnx-fp16, onnx-int8 or engine")
+    opset = opset or (rec.opset if rec else 17)
+    with tempfile.TemporaryDirectory(prefix="agegender-export-") as tmp:
+        if checkpoint is not None:
+            fp32 = out_path if fmt == "onnx" else out_path.with_name(out_path.name.split(".")[0] + ".onnx")
+            if fp32 == out_path and fmt != "onnx":
+                fp32 = Path(tmp) / "fp32.onnx"
+            _export_checkpoint(checkpoint, fp32, name, flip_tta, opset, parity_faces, tolerance, val_metrics)
+        else:
+            fp32 = onnx_in
+        if fmt == "onnx":
+            return
+        require_extra("onnx", "train", f"export --format {fmt}")
+        meta = _meta_of(fp32)
+        if fmt == "onnx-fp16":
+            _to_fp16(fp32, out_path, meta, parity_faces)
+        elif fmt == "onnx-int8":
+            faces = _calibration(calibration, meta, calibration_count)
+            _to_int8(fp32, out_path, meta, faces, int8_target, int8_keep_first_conv, parity_faces)
+        else:
+            _to_engine(fp32, out_path, meta, rec, precision, min_batch, opt_batch, max_batch, workspace_mib,
+                       timing_cache, dla_core, device, calibration, calibration_count)
+
+
+def _meta_of(path: Path):
+    import onnx
+
+    from ..engine.onnx_meta import read_metadata
+    from ..errors import ModelError
+    try:
+        return read_metadata(onnx.load(str(path)), str(path))
+    except ModelError as exc:
+        raise click.ClickException(str(exc))
+
+
+def _calibration(source: Optional[Path], meta, count: int):
+    if source is None:
+        raise click.UsageError("INT8 needs --calibration (a packed .h5, whose train split is used, or a folder of faces)")
+    from ..engine.calibration import load_calibration
+    try:
+        faces = load_calibration(source, meta, count)
+    except (ValueError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"calibration: {len(faces)} faces from {source}")
+    return faces
+
+
+def _to_fp16(src: Path, dst: Path, meta, parity_faces: Path) -> None:
+    from ..engine.fp16 import convert_file
+    convert_file(src, dst)
+    click.echo(f"wrote {dst} ({dst.stat().st_size / 1e6:.1f} MB, mixed FP16: backbone FP16, I/O and post-processing FP32)")
+    x = _nchw(load_parity_faces(parity_faces, meta), meta)
+    diffs = compare_onnx(src, dst, x)
+    bad = []
+    for k, v in diffs.items():
+        click.echo(f"  fp16 vs fp32 {k:16s} max |diff| = {v:.2e} (tolerance {FP16_TOLERANCE[k]:g})")
+        if v > FP16_TOLERANCE[k]:
+            bad.append(k)
+    if bad:
+        raise click.ClickException(f"FP16 model differs from FP32 beyond tolerance in {bad}")
+    click.echo(f"fp16 check OK on {len(x)} real faces (ONNX Runtime CPU)")
+
+
+def _to_int8(src: Path, dst: Path, meta, faces, target: str, keep_first_conv: bool, parity_faces: Path) -> None:
+    from ..engine.int8 import Int8Options, quantize_file
+    opts = Int8Options(target=target, keep_first_conv_fp32=keep_first_conv)
+    quantize_file(src, dst, faces, opts)
+    click.echo(f"wrote {dst} ({dst.stat().st_size / 1e6:.1f} MB, INT8 QDQ for {target}: {opts.describe()})")
+    x = _nchw(load_parity_faces(parity_faces, meta), meta)
+    a = agreement(src, dst, x)
+    click.echo(f"  int8 vs fp32 on {len(x)} faces: gender agreement {a['gender_agreement']:.3f}, age-group agreement "
+               f"{a['age_group_agreement']:.3f}, mean |age diff| {a['age_mean_abs_diff']:.2f} y "
+               f"(accuracy on UTKFace val: benchmarks/int8_cpu.py)")
+
+
+def _settings(rec, precision, min_batch, opt_batch, max_batch, workspace_mib, timing_cache, dla_core):
+    from ..engine.builder import settings_from_recipe
+    from ..engine.profile import BatchProfile
+    from ..engine.sidecar import BuildSettings
+
+    s = settings_from_recipe(rec) if rec else BuildSettings(precision="fp16")
+    if precision and precision != s.precision:
+        s.precision, s.precision_path = precision, ""
+    try:
+        prof = BatchProfile.from_values(min_batch, opt_batch, max_batch, BatchProfile(**s.profile))
+    except ValueError as exc:
+        raise click.UsageError(str(exc))
+    s.profile = prof.as_dict()
+    if workspace_mib:
+        s.workspace_mib = workspace_mib
+    if timing_cache:
+        s.timing_cache = str(timing_cache)
+    if dla_core is not None:
+        s.dla_core = dla_core
+    if s.dla_core is not None and prof.min != prof.max:
+        raise click.UsageError(f"DLA needs a static batch: set --min-batch = --opt-batch = --max-batch (got {prof.as_dict()})")
+    return s
+
+
+def _print_trtexec(checkpoint, onnx_in, out_path, rec, precision, min_batch, opt_batch, max_batch,
+                   workspace_mib, timing_cache, dla_core) -> None:
+    import dataclasses
+
+    from ..engine.profile import BatchProfile
+    from ..engine.recipes import PRECISION_OF_PATH, Recipe
+    from ..engine.trtexec import engine_filename, onnx_filename, trtexec_command
+
+    s = _settings(rec, precision, min_batch, opt_batch, max_batch, workspace_mib, timing_cache, dla_core)
+    path = s.precision_path or {"fp16": "builder-fp16", "fp32": "fp32", "int8": "int8-qdq"}[s.precision]
+    if PRECISION_OF_PATH[path] != s.precision:
+        path = {"fp16": "builder-fp16", "fp32": "fp32", "int8": "int8-qdq"}[s.precision]
+    base = rec or Recipe(name="custom", description="from flags", target="server", tensorrt=">=8.5", compute_capability=(),
+                         opset=17, precision_path=path, profile=BatchProfile(), workspace_mib=1024)
+    r = dataclasses.replace(base, precision_path=path, profile=BatchProfile(**s.profile), workspace_mib=s.workspace_mib,
+                            timing_cache=s.timing_cache or base.timing_cache, dla_core=s.dla_core)
+    src = onnx_in or (checkpoint.with_suffix(".onnx") if checkpoint else Path("model.onnx"))
+    stem = src.name.split(".")[0]
+    layers = []
+    meta = None
+    if onnx_in is not None:
+        require_extra("onnx", "train", "--print-trtexec")
+        import onnx
+
+        from ..engine.generate import fp32_layers_of
+        model = onnx.load(str(onnx_in))
+        from ..engine.onnx_meta import read_metadata
+        meta = read_metadata(model, str(onnx_in))
+        layers = fp32_layers_of(model) if path == "builder-fp16" else []
+    if meta is None:
+        from ..metadata import ModelMetadata
+        meta = ModelMetadata(name=stem, architecture="edge_resnet")
+    onnx_name = str(src.with_name(onnx_filename(stem, r)))
+    engine = str(out_path) if out_path else str(src.with_name(engine_filename(stem, r)))
+    click.echo(trtexec_command(r, meta, onnx_name, engine, layers, calibration_cache=f"{stem}.{r.name}.calib"))
+
+
+def _to_engine(src: Path, dst: Path, meta, rec, precision, min_batch, opt_batch, max_batch, workspace_mib,
+               timing_cache, dla_core, device, calibration, calibration_count) -> None:
+    from ..backends.tensorrt import parse_device_index
+    from ..engine.builder import build_engine_file
+    from ..errors import AgeGenderError
+
+    require_extra("tensorrt", "gpu", "export --format engine")
+    s = _settings(rec, precision, min_batch, opt_batch, max_batch, workspace_mib, timing_cache, dla_core)
+    faces = _calibration(calibration, meta, calibration_count) if s.precision == "int8" else None
+    if rec:
+        import tensorrt as trt
+        if not rec.supports(trt.__version__):
+            click.echo(f"warning: recipe {rec.name} is for TensorRT {rec.tensorrt}, this is {trt.__version__}", err=True)
+    try:
+        side = build_engine_file(src, dst, s, meta, parse_device_index(device), calibration=faces)
+    except AgeGenderError as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"wrote {dst} + {dst.name}.json: TensorRT {side.tensorrt_version}, {side.gpu_name} (cc "
+               f"{side.compute_capability}), {side.build.precision_path}, batch {side.build.profile}")

@@ -36,6 +36,32 @@ def random_crop_flip(images: np.ndarray, size: tuple[int, int], rng: np.random.G
     return out
 
 
+def random_affine_crop(images: np.ndarray, size: tuple[int, int], rng: np.random.Generator,
+                       scale: tuple[float, float] = (0.8, 1.0), max_rotate: float = 8.0,
+                       max_shift: float = 0.07) -> np.ndarray:
+    """Per image one warpAffine: a random square crop whose side is ``scale`` x the centre crop's
+    (zoom in/out), rotated by up to ``max_rotate`` degrees, shifted by up to ``max_shift`` of the
+    chip, mirrored half of the time, resampled to ``size``. At scale 1, no rotation and no shift
+    it equals the evaluation centre crop."""
+    import cv2
+
+    n, H, W = images.shape[:3]
+    h, w = size
+    out = np.empty((n, h, w, 3), dtype=np.uint8)
+    s = rng.uniform(scale[0], scale[1], n)
+    ang = rng.uniform(-max_rotate, max_rotate, n)
+    tx = rng.uniform(-max_shift, max_shift, n) * W
+    ty = rng.uniform(-max_shift, max_shift, n) * H
+    flips = rng.random(n) < 0.5
+    for i in range(n):
+        # map the output centre to the chip centre (+ shift); zoom 1/s: s < 1 crops tighter
+        m = cv2.getRotationMatrix2D((W / 2 + tx[i], H / 2 + ty[i]), ang[i], 1.0 / s[i])
+        m[:, 2] += (w / 2 - (W / 2 + tx[i]), h / 2 - (H / 2 + ty[i]))
+        img = cv2.warpAffine(images[i], m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        out[i] = img[:, ::-1] if flips[i] else img
+    return out
+
+
 def photometric(x: torch.Tensor, rng: np.random.Generator, strength: float = 0.25) -> torch.Tensor:
     """Per-image brightness and contrast jitter, plus 10% greyscale (CCTV / old photos)."""
     n = x.shape[0]

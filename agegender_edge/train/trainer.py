@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .augment import center_crop, photometric, random_crop_flip, to_tensor
+from .augment import center_crop, photometric, random_affine_crop, random_crop_flip, to_tensor
 from .data.h5pack import FaceArrays, read_h5
 from .metrics import EvalReport, Predictions, evaluate_predictions
 from .models.registry import create_model, get_arch
@@ -46,6 +46,12 @@ class TrainConfig:
     age_sigma: float = 2.0                # Gaussian label std at age 0; grows with age
     age_sigma_slope: float = 0.04
     age_l1_weight: float = 0.05           # L1 on the expected age, in years
+    augment: str = "crop_flip"            # "crop_flip" (random crop + mirror) or "affine" (+ scale, rotation)
+    aug_scale: tuple[float, float] = (0.85, 1.15)
+    aug_rotate: float = 8.0
+    aug_shift: float = 0.06
+    dropout: Optional[float] = None       # None: the architecture's default (LH 0.5, edge 0.2)
+    gender_label_smoothing: float = 0.0
     seed: int = 0
     threads: int = 2
     bf16: bool = True
@@ -55,6 +61,10 @@ class TrainConfig:
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(dataclasses.asdict(self), indent=2))
+
+
+def _model_kwargs(cfg: TrainConfig) -> dict:
+    return {} if cfg.dropout is None else {"dropout": cfg.dropout}
 
 
 class EMA:
@@ -88,7 +98,8 @@ def loss_fn(gender_logits, age_logits, gender, age, age_group, bins, groups, cfg
     gender_logits = gender_logits.float()
     age_logits = age_logits.float()
     has_gender = gender >= 0
-    lg = F.cross_entropy(gender_logits[has_gender], gender[has_gender]) if has_gender.any() else gender_logits.sum() * 0
+    lg = (F.cross_entropy(gender_logits[has_gender], gender[has_gender], label_smoothing=cfg.gender_label_smoothing)
+          if has_gender.any() else gender_logits.sum() * 0)
     logp = F.log_softmax(age_logits, dim=1)
     exact = torch.isfinite(age)
     la = age_logits.sum() * 0
@@ -113,7 +124,7 @@ class Trainer:
         torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
         self.arch = get_arch(cfg.model)
-        self.net = create_model(cfg.model, cfg.age_bins).to(memory_format=torch.channels_last)
+        self.net = create_model(cfg.model, cfg.age_bins, **_model_kwargs(cfg)).to(memory_format=torch.channels_last)
         self.norm = Normalize(self.arch.input.mean, self.arch.input.std)
         self.decode = AgeGenderOutputs(cfg.age_bins)
         self.bins = torch.from_numpy(age_bins_for(cfg.age_bins))
@@ -225,7 +236,12 @@ class Trainer:
         bar = tqdm(range(self.steps_per_epoch), desc=f"epoch {self.epoch + 1}/{cfg.epochs}", disable=not progress)
         for step in bar:
             idx = np.sort(order[step * cfg.batch_size:(step + 1) * cfg.batch_size])
-            x = to_tensor(random_crop_flip(d.images[idx], self.arch.input.size, rng))
+            if cfg.augment == "affine":
+                crops = random_affine_crop(d.images[idx], self.arch.input.size, rng, tuple(cfg.aug_scale),
+                                           cfg.aug_rotate, cfg.aug_shift)
+            else:
+                crops = random_crop_flip(d.images[idx], self.arch.input.size, rng)
+            x = to_tensor(crops)
             x = self.norm(photometric(x, rng))
             with self._autocast():
                 g, a = self.net(x)
@@ -242,9 +258,12 @@ class Trainer:
         return {"loss": totals[0] / n, "gender_loss": totals[1] / n, "age_loss": totals[2] / n,
                 "epoch_seconds": time.time() - t0, "lr": self.sched.get_last_lr()[0]}
 
-    def fit(self, progress: bool = True, log=print) -> dict:
+    def fit(self, progress: bool = True, log=print, stop_after: Optional[int] = None) -> dict:
+        """Train up to cfg.epochs; ``stop_after`` ends this call after that many epochs (the run
+        continues later with resume(), e.g. in time-boxed sessions)."""
         self.cfg.save(self.out / "config.json")
-        while self.epoch < self.cfg.epochs:
+        target = self.cfg.epochs if stop_after is None else min(self.cfg.epochs, self.epoch + stop_after)
+        while self.epoch < target:
             stats = self.train_epoch(progress)
             self.epoch += 1
             report = self.validate(self.ema.model)
@@ -290,6 +309,6 @@ def load_best(path: Path) -> tuple[nn.Module, TrainConfig]:
     """Load a best.pt/last.pt checkpoint (state dict only, no pickle) into its architecture."""
     state = torch.load(path, map_location="cpu", weights_only=True)
     cfg = TrainConfig(**json.loads(state["config"]))
-    net = create_model(cfg.model, cfg.age_bins)
+    net = create_model(cfg.model, cfg.age_bins, **_model_kwargs(cfg))
     net.load_state_dict(state["ema"])
     return net.eval(), cfg

@@ -1,0 +1,259 @@
+"""``agegender-edge bench``: latency and throughput of models and of the whole pipeline.
+
+Never imports torch unless --torch-checkpoint is given, nor tensorrt unless a TensorRT target is
+asked for or found usable.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import click
+
+DEFAULT_FACES = Path("../shared/data/fixtures/utkface_48")
+
+
+def _batch_sizes(ctx, param, value: str) -> list[int]:
+    try:
+        sizes = [int(v) for v in str(value).replace(" ", "").split(",") if v]
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: give batch sizes as integers separated by commas, e.g. 1,8,32")
+    if not sizes or any(s < 1 for s in sizes):
+        raise click.BadParameter("batch sizes must be integers >= 1")
+    return sorted(dict.fromkeys(sizes))
+
+
+def _budget(spec: str, what: str, min_count: int = 1):
+    from ..bench.timing import Budget
+    try:
+        return Budget.parse(spec, min_count=min_count)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=what)
+
+
+class _Progress:
+    """One tqdm bar per run on stderr; each timed configuration updates it."""
+
+    def __init__(self, total: int, quiet: bool):
+        self.bar = None
+        if not quiet:
+            from tqdm import tqdm
+            self.bar = tqdm(total=total, unit="cfg", file=sys.stderr, leave=False, dynamic_ncols=True)
+        self.current = None
+
+    def config(self, label: str, bs, done: int, elapsed: float) -> None:
+        if self.bar is None:
+            return
+        key = (label, bs)
+        if key != self.current:
+            if self.current is not None:
+                self.bar.update(1)
+            self.current = key
+            self.bar.set_description(f"{label} b{bs}")
+        if done % 20 == 0:
+            self.bar.set_postfix_str(f"{done} calls {elapsed:.1f}s", refresh=True)
+
+    def note(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.set_description(text)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+@click.command(context_settings={"max_content_width": 110})
+@click.option("--model", "models", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Model to time (.onnx; .engine/.plan for TensorRT). Repeat to compare models side by side, "
+                   "e.g. an FP32 and an INT8 export. Default: the model shipped in the package.")
+@click.option("--backend", "backends", multiple=True, type=click.Choice(["auto", "onnxruntime", "tensorrt"]),
+              default=("auto",), show_default=True,
+              help="Backends for each model. auto = ONNX Runtime, plus TensorRT when it and a GPU are "
+                   "present. Repeat to list several; unavailable ones are reported as skipped.")
+@click.option("--device", default="cpu", show_default=True, help="ONNX Runtime device: cpu, cuda or cuda:N.")
+@click.option("--torch-checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Also time this training checkpoint in PyTorch eager mode (reference; needs the [train] extra).")
+@click.option("--batch-sizes", default="1,8,32", show_default=True, callback=_batch_sizes,
+              help="Comma-separated batch sizes for the model-only timing.")
+@click.option("--faces", type=click.Path(exists=True, path_type=Path), default=None,
+              help=f"Real face chips for model-only timing: a folder of face images or a prepared .h5 (val "
+                   f"split). Default: {DEFAULT_FACES} if present, else random pixels (said in the report).")
+@click.option("--face-limit", default=256, show_default=True, type=click.IntRange(1),
+              help="At most this many faces are loaded (they are cycled to fill batches).")
+@click.option("--warmup", default="0.5s", show_default=True,
+              help="Warm-up before each configuration: a count of calls (20) or a time (0.5s, 500ms).")
+@click.option("--iterations", type=click.IntRange(1), default=None,
+              help="Timed calls per configuration (overrides --duration).")
+@click.option("--duration", default="2s", show_default=True,
+              help="Timed duration per configuration when --iterations is not given (e.g. 2s).")
+@click.option("--repeats", default=1, show_default=True, type=click.IntRange(1),
+              help="Measure every configuration this many times (interleaved) and report the median of each "
+                   "figure; use 3+ on shared machines.")
+@click.option("--threads", default=0, show_default=True, type=click.IntRange(0),
+              help="ONNX Runtime intra-op threads (0 = one per core) and PyTorch threads.")
+@click.option("--inter-op-threads", default=1, show_default=True, type=click.IntRange(0),
+              help="ONNX Runtime inter-op threads.")
+@click.option("--spinning/--no-spinning", default=None,
+              help="ONNX Runtime intra-op thread spin-wait (default: the runtime's OrtOptions default).")
+@click.option("--graph-opt", type=click.Choice(["disable", "basic", "extended", "all"]), default="all",
+              show_default=True, help="ONNX Runtime graph optimisation level.")
+@click.option("--images", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Folder of photos: also time the whole pipeline (decode, detect, crop, inference, "
+                   "postprocess) with a per-stage split and the streamed images/s.")
+@click.option("--detector", default="auto", show_default=True,
+              help="Pipeline face detector: auto, haar, haar:PATH, yunet:PATH (see Predictor).")
+@click.option("--detect-max-side", default=None, type=click.IntRange(0),
+              help="Pipeline: detect on a copy downscaled to this longer side (default: the Predictor's).")
+@click.option("--pipeline-batch", default=32, show_default=True, type=click.IntRange(1),
+              help="Pipeline batch size (faces per inference call).")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1),
+              help="Pipeline threads for decode / detect / crop.")
+@click.option("--pipeline-only", is_flag=True, help="With --images: skip the model-only timing.")
+@click.option("--json", "json_out", default=None,
+              help="Write the full report as JSON to this file ('-' = stdout, the table then goes to stderr).")
+@click.option("--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write a PNG plot: latency and faces/s vs batch size per target (needs matplotlib).")
+@click.option("--table", "table_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the text table to this file.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def bench(models, backends, device, torch_checkpoint, batch_sizes, faces, face_limit, warmup, iterations, duration,
+          repeats, threads, inter_op_threads, spinning, graph_opt, images, detector, detect_max_side, pipeline_batch, workers,
+          pipeline_only, json_out, plot_out, table_out, quiet) -> None:
+    """Time models (and optionally the whole pipeline) on real images.
+
+    For every model x backend x batch size: a warm-up (count or time), then --iterations calls or
+    --duration; reports min, mean, median, p90, p95, p99 latency per batch and faces/s. The
+    environment (CPU, cores, threads, library versions, GPU, machine load) is in every report.
+    No timing is ever asserted: this measures, it does not judge.
+
+    \b
+    Examples:
+      agegender-edge bench
+      agegender-edge bench --model fp32.onnx --model int8.onnx --batch-sizes 1,8,32,64 --json r.json --plot r.png
+      agegender-edge bench --images photos/ --detector yunet:face_detection_yunet.onnx --pipeline-only
+    """
+    from ..backends.onnxruntime import OrtOptions
+    from ..bench.env import capture_environment, finish_environment
+    from ..bench.model import bench_target, merge_repeats
+    from ..bench.report import BenchReport, write_plot
+    from ..bench.targets import OrtTarget, TensorRTTarget, TorchTarget
+    from ..bench.timing import Budget
+    from ..errors import AgeGenderError
+    from ..predictor import default_model_path
+
+    warm = _budget(warmup, "--warmup")
+    measure = Budget(count=iterations) if iterations else _budget(duration, "--duration", min_count=3)
+    if not models:
+        default = default_model_path()
+        if not default.is_file():
+            raise click.ClickException(f"no --model given and the shipped model is missing ({default})")
+        models = (default,)
+    if faces is None and DEFAULT_FACES.is_dir():
+        faces = DEFAULT_FACES
+    if pipeline_only and images is None:
+        raise click.BadParameter("--pipeline-only needs --images", param_hint="--pipeline-only")
+    defaults = OrtOptions()
+    ort_opts = OrtOptions(intra_op_threads=threads, inter_op_threads=inter_op_threads,
+                          allow_spinning=defaults.allow_spinning if spinning is None else spinning,
+                          graph_optimization=graph_opt, sequential=defaults.sequential)
+
+    targets = []
+    want = set(backends)
+    for m in models:
+        is_engine = m.suffix.lower() in (".engine", ".plan", ".trt")
+        if is_engine:
+            targets.append(TensorRTTarget(m, max_batch_size=max(batch_sizes)))
+            continue
+        if want & {"auto", "onnxruntime"}:
+            targets.append(OrtTarget(m, ort_opts, device=device))
+        if "tensorrt" in want or ("auto" in want and _tensorrt_present()):
+            targets.append(TensorRTTarget(m, max_batch_size=max(batch_sizes)))
+    if torch_checkpoint is not None:
+        targets.append(TorchTarget(torch_checkpoint, threads=threads))
+
+    env = capture_environment(threads=threads or None)
+    config = {"models": [str(m) for m in models], "backends": list(backends), "device": device,
+              "batch_sizes": batch_sizes, "warmup": warm.to_dict(), "measure": measure.to_dict(),
+              "faces": str(faces) if faces else None, "repeats": repeats, "ort_options": ort_opts.__dict__.copy()}
+    report = BenchReport(environment=env, config=config)
+    n_cfg = 0 if pipeline_only else len(targets) * len(batch_sizes) * repeats
+    progress = _Progress(n_cfg + (2 if images else 0), quiet)
+    try:
+        if not pipeline_only:
+            runs, skipped_by = [], {}
+            for _ in range(repeats):
+                rows = []
+                for t in targets:
+                    got, skipped = bench_target(t, faces, batch_sizes, warm, measure, progress.config,
+                                                face_limit=face_limit)
+                    rows.extend(got)
+                    if skipped:
+                        skipped_by[skipped["target"]] = skipped
+                runs.append(rows)
+            report.model.extend(merge_repeats(runs) if repeats > 1 else runs[0])
+            report.skipped.extend(skipped_by.values())
+        if images is not None:
+            progress.note("pipeline")
+            report.pipeline = _pipeline(models[0], images, detector, detect_max_side, pipeline_batch, workers,
+                                        ort_opts, device, measure, progress)
+    except AgeGenderError as exc:
+        raise click.ClickException(str(exc))
+    finally:
+        progress.close()
+    finish_environment(env)
+    if not report.model and not report.pipeline:
+        raise click.ClickException("nothing could be timed: " + "; ".join(s["reason"] for s in report.skipped))
+
+    table = report.table()
+    if json_out == "-":
+        click.echo(report.to_json())
+        click.echo(table, err=True)
+    else:
+        click.echo(table)
+        if json_out:
+            Path(json_out).parent.mkdir(parents=True, exist_ok=True)
+            Path(json_out).write_text(report.to_json() + "\n")
+            click.echo(f"wrote {json_out}", err=True)
+    if table_out:
+        table_out.parent.mkdir(parents=True, exist_ok=True)
+        table_out.write_text(table + "\n")
+    if plot_out:
+        if not report.model:
+            click.echo("no model rows: plot skipped", err=True)
+        else:
+            try:
+                write_plot(report, plot_out)
+                click.echo(f"wrote {plot_out}", err=True)
+            except ImportError as exc:
+                raise click.ClickException(str(exc))
+
+
+def _tensorrt_present() -> bool:
+    import importlib.util
+    import shutil
+    return importlib.util.find_spec("tensorrt") is not None and shutil.which("nvidia-smi") is not None
+
+
+def _pipeline(model: Path, images: Path, detector: str, detect_max_side: Optional[int], batch: int, workers: int,
+              ort_opts, device: str, measure, progress) -> dict:
+    from ..bench.inputs import list_images
+    from ..bench.pipeline import stage_split, streamed
+    from ..predictor import Predictor
+
+    files = list_images(images)
+    if not files:
+        raise click.ClickException(f"{images}: no photos (jpg/png/bmp/webp) in this folder")
+    kwargs = {} if detect_max_side is None else {"detect_max_side": detect_max_side}
+    seconds = measure.seconds if measure.seconds is not None else 2.0
+    with Predictor(model, backend="onnxruntime", device=device, detector=detector, batch_size=batch,
+                   workers=workers, ort_options=ort_opts, **kwargs) as p:
+        # warm-up: one pass (sessions, detector nets, page cache)
+        list(p.predict_iter(files[: min(len(files), batch)]))
+        split = stage_split(p, files)
+        progress.config("pipeline", "split", 1, 0.0)
+        s = streamed(p, files, min_seconds=seconds, expected_rate=1.5 * split["sequential_images_per_s"],
+                     progress=lambda d, e: progress.config("pipeline", "streamed", d, e))
+        return {"images_desc": f"{len(files)} photos from {images}", "detector": p.detector.describe(),
+                "detect_max_side": p.detector.max_side, "batch_size": batch, "workers": workers,
+                "model": str(model), "split": split, "streamed": s}

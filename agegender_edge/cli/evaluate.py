@@ -1,0 +1,101 @@
+"""``agegender-edge evaluate``: metrics of a model on labelled faces, or Adience 5-fold CV."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import click
+
+from .main import require_extra
+
+
+@click.command()
+@click.argument("data", type=click.Path(exists=True, path_type=Path))
+@click.option("--model", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Our .onnx (default: the shipped model), a training checkpoint .pt, or the CC0 baseline "
+                   "folder (../shared/data/models/cydral_dlib_age_gender).")
+@click.option("--split", default=None, help="For .h5 data: the split to evaluate (e.g. val).")
+@click.option("--fold", "folds", multiple=True, type=click.IntRange(0, 4), help="For Adience .h5: fold(s) to evaluate.")
+@click.option("--oversample", is_flag=True, help="Levi-Hassner 10-crop over-sampling (4 corners + centre, and mirrors).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the full report (n, gender_accuracy, age_group_accuracy, one_off_accuracy, age_mae, per_group, ...).")
+@click.option("--confusion", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Confusion matrix PNG.")
+@click.option("--limit", default=None, type=click.IntRange(1), help="Evaluate only the first N faces.")
+@click.option("--cross-table/--no-cross-table", default=False, help="Also print the age x gender x race table.")
+@click.option("--cv", "cv_arch", default=None,
+              help="Adience 5-fold mode: train this architecture on 4 folds and test on the 5th, for each fold "
+                   "(DATA must be an Adience .h5). Reports mean ± std.")
+@click.option("--cv-epochs", default=30, show_default=True, type=click.IntRange(1))
+@click.option("--cv-out", default=Path("runs/adience_cv"), show_default=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--cv-max-train", default=None, type=click.IntRange(1), help="Smoke runs: faces per training fold.")
+def evaluate(data: Path, model: Optional[Path], split: Optional[str], folds: tuple[int, ...], oversample: bool,
+             json_path: Optional[Path], confusion: Optional[Path], limit: Optional[int], cross_table: bool,
+             cv_arch: Optional[str], cv_epochs: int, cv_out: Path, cv_max_train: Optional[int]) -> None:
+    """Evaluate on DATA: an .h5 from 'prepare' or a folder of UTKFace-named images
+    ({age}_{gender}_{race}_*.jpg). Exact 8-group, 1-off and gender accuracy, age MAE (when exact
+    ages exist), confusion matrix and per-group figures."""
+    if cv_arch:
+        return _cross_validate(data, cv_arch, cv_epochs, cv_out, cv_max_train, json_path)
+    from ..train.evaluate import evaluate as run_eval, load_labelled, per_group_table, plot_confusion, write_json
+
+    if data.suffix in (".h5", ".hdf5"):
+        require_extra("h5py", "train", "evaluating an .h5")
+    if model is None:
+        from ..predictor import default_model_path
+        model = default_model_path()
+    if model.suffix == ".pt":
+        require_extra("torch", "train", "evaluating a checkpoint")
+    try:
+        faces = load_labelled(data, split=split, folds=set(folds) if folds else None, limit=limit)
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc))
+    for reason, names in faces.skipped.items():
+        click.echo(f"skipped {len(names)} file(s), {reason}: {', '.join(names[:5])}{' ...' if len(names) > 5 else ''}", err=True)
+    if len(faces) == 0:
+        raise click.ClickException(f"{data}: no faces selected")
+    report = run_eval(model, faces, oversample)
+    click.echo(f"{model.name}: {report.summary()}")
+    click.echo(per_group_table(report))
+    if cross_table:
+        click.echo(per_group_table(report, cross=True))
+    if json_path:
+        write_json(report, json_path)
+        click.echo(f"wrote {json_path}")
+    if confusion:
+        require_extra("matplotlib", "train", "--confusion")
+        plot_confusion(report, confusion, f"{model.name} on {data.name}: {report.summary()}")
+        click.echo(f"wrote {confusion}")
+
+
+def _cross_validate(data: Path, arch: str, epochs: int, out: Path, max_train: Optional[int], json_path: Optional[Path]) -> None:
+    require_extra("torch", "train", "--cv")
+    import numpy as np
+
+    from ..train.evaluate import load_labelled, predict_checkpoint
+    from ..train.metrics import evaluate_predictions
+    from ..train.trainer import Trainer, TrainConfig
+
+    rows = []
+    for k in range(5):
+        cfg = TrainConfig(model=arch, data=str(data), out_dir=str(out / f"fold_{k}"), val_fold=k, age_bins=8,
+                          epochs=epochs, max_train=max_train)
+        trainer = Trainer(cfg)
+        trainer.resume()
+        trainer.fit(progress=False, log=click.echo)
+        faces = load_labelled(data, folds={k})
+        # fixed-epoch protocol (as Levi & Hassner): the LAST weights are tested, no selection on the test fold
+        r = evaluate_predictions(predict_checkpoint(Path(cfg.out_dir) / "last.pt", faces),
+                                 faces.gender, faces.age_group, faces.age)
+        click.echo(f"fold {k}: {r.summary()}")
+        rows.append(r)
+    summary = {}
+    for key in ("gender_accuracy", "age_group_accuracy", "one_off_accuracy"):
+        vals = np.array([getattr(r, key) for r in rows])
+        summary[key] = {"mean": float(vals.mean()), "std": float(vals.std(ddof=1)) if len(vals) > 1 else 0.0,
+                        "folds": vals.tolist()}
+        click.echo(f"{key}: {vals.mean():.4f} ± {summary[key]['std']:.4f}")
+    if json_path:
+        json_path.write_text(json.dumps({"n": int(sum(r.n for r in rows)), "arch": arch, "epochs": epochs,
+                                         **{k: v["mean"] for k, v in summary.items()}, "folds": summary,
+                                         "age_mae": None, "per_group": []}, indent=2))

@@ -1,0 +1,152 @@
+"""``agegender-edge predict``: files, folders and globs -> table / JSON / CSV (+ annotated images).
+
+Exit codes: 0 when at least one image was processed (images with errors are reported on stderr
+and in the output), 1 when no image could be processed, 2 for usage errors.
+"""
+from __future__ import annotations
+
+import csv
+import glob
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import click
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".jp2", ".pgm", ".ppm", ".pnm"}
+
+
+def expand_inputs(inputs: tuple[str, ...], recursive: bool) -> list[str]:
+    """Files as given, folders expanded to their image files (sorted), globs expanded. Paths that
+    match nothing are kept, so that they are reported as per-file errors."""
+    out: list[str] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            pattern = "**/*" if recursive else "*"
+            out.extend(sorted(str(f) for f in p.glob(pattern) if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES))
+        elif any(ch in item for ch in "*?[") and not p.exists():
+            matches = sorted(glob.glob(item, recursive=recursive))
+            out.extend(matches if matches else [item])
+        else:
+            out.append(item)
+    return out
+
+
+def render_table(results) -> str:
+    lines = [f"{'image':40s} {'face':>4s} {'box (x,y,w,h)':>22s} {'gender':>13s} {'age':>11s} {'group':>7s}"]
+    for r in results:
+        name = (r.source if len(r.source) <= 40 else "..." + r.source[-37:])
+        if r.error:
+            lines.append(f"{name:40s}    - ERROR {r.error_type}: {r.error}")
+            continue
+        if not r.faces:
+            lines.append(f"{name:40s}    - no face found")
+        for i, f in enumerate(r.faces):
+            box = f"{f.box.x:.0f},{f.box.y:.0f},{f.box.width:.0f},{f.box.height:.0f}"
+            lines.append(f"{name:40s} {i:4d} {box:>22s} {f.gender:>6s} {f.gender_probability:5.2f} "
+                         f"{f.age:5.1f}±{f.age_std:4.1f} {f.age_group:>7s}")
+    return "\n".join(lines)
+
+
+CSV_FIELDS = ["image", "face", "x", "y", "width", "height", "detection_score", "gender", "gender_probability",
+              "age", "age_std", "age_low_80", "age_high_80", "age_group", "age_group_probability", "error"]
+
+
+def render_csv(results) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
+    w.writeheader()
+    for r in results:
+        if r.error or not r.faces:
+            w.writerow({"image": r.source, "error": r.error or "no face found"})
+        for i, f in enumerate(r.faces):
+            w.writerow({"image": r.source, "face": i, "x": round(f.box.x, 1), "y": round(f.box.y, 1),
+                        "width": round(f.box.width, 1), "height": round(f.box.height, 1),
+                        "detection_score": round(f.detection_score, 4), "gender": f.gender,
+                        "gender_probability": round(f.gender_probability, 4), "age": round(f.age, 2),
+                        "age_std": round(f.age_std, 2), "age_low_80": round(f.age_interval_80[0], 1),
+                        "age_high_80": round(f.age_interval_80[1], 1), "age_group": f.age_group,
+                        "age_group_probability": round(f.age_group_probs[f.age_group], 4), "error": ""})
+    return buf.getvalue()
+
+
+@click.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--model", type=click.Path(path_type=Path), default=None,
+              help="ONNX or TensorRT engine file (default: the model shipped with the package).")
+@click.option("--backend", type=click.Choice(["auto", "onnxruntime", "tensorrt"]), default="auto", show_default=True)
+@click.option("--device", default=None, help="cpu, cuda or cuda:N (default: best available, logged).")
+@click.option("--detector", default="auto", show_default=True,
+              help="auto (YuNet if $AGEGENDER_EDGE_YUNET is set, else Haar), haar[:XML], yunet[:ONNX], "
+                   "or none (each image is already a face crop).")
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1, 1024),
+              help="Faces per inference call.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the results to this file instead of stdout.")
+@click.option("--annotate", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder to write copies of the images with boxes and labels.")
+@click.option("--recursive", is_flag=True, help="Search folders recursively.")
+@click.option("--max-pixels", default=None, type=click.IntRange(1), help="Refuse larger images (default 50 MP).")
+@click.option("--max-faces", default=64, show_default=True, type=click.IntRange(1), help="Faces kept per image.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: for > 1 file on a terminal).")
+def predict(inputs, model, backend, device, detector, batch_size, fmt, output, annotate, recursive,
+            max_pixels, max_faces, progress) -> None:
+    """Predict age group, age and gender for every face in INPUTS (files, folders or globs)."""
+    from ..errors import AgeGenderError
+    from ..imageio import DEFAULT_MAX_PIXELS
+    from ..predictor import Predictor
+
+    files = expand_inputs(inputs, recursive)
+    if not files:
+        raise click.UsageError("no input images found")
+    det = None if detector.lower() == "none" else detector
+    try:
+        predictor = Predictor(model=model, backend=backend, device=device, detector=det, batch_size=batch_size,
+                              max_pixels=max_pixels or DEFAULT_MAX_PIXELS, max_faces=max_faces)
+    except AgeGenderError as exc:
+        raise click.ClickException(str(exc))
+    show = progress if progress is not None else (len(files) > 1 and sys.stderr.isatty())
+    results = []
+    from tqdm import tqdm
+    with predictor, tqdm(total=len(files), unit="img", disable=not show, file=sys.stderr) as bar:
+        for r in predictor.predict_iter(files):
+            results.append(r)
+            bar.update(1)
+            if r.error:
+                click.echo(f"error: {r.error}", err=True)
+    if annotate is not None:
+        write_annotations(results, annotate)
+    text = {"table": render_table, "csv": render_csv}.get(fmt)
+    body = text(results) if text else json.dumps([r.to_dict() for r in results], indent=2)
+    if output:
+        output.write_text(body + ("" if body.endswith("\n") else "\n"))
+    else:
+        click.echo(body)
+    ok = sum(1 for r in results if r.ok)
+    n_faces = sum(len(r.faces) for r in results)
+    click.echo(f"{ok}/{len(results)} images processed, {n_faces} faces", err=True)
+    if ok == 0:
+        sys.exit(1)
+
+
+def write_annotations(results, out_dir: Path) -> None:
+    """One annotated copy per processed image, inside ``out_dir`` only; an image that cannot be
+    annotated (changed since, or its name refused) is reported on stderr, the others go on."""
+    from ..annotate import write_annotated
+    from ..errors import AgeGenderError
+    from ..imageio import load_image
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    taken: set[str] = set()
+    for r in results:
+        if not r.ok:
+            continue
+        try:
+            img = load_image(r.source, None, max(r.width * r.height, 1)).bgr
+            write_annotated(out_dir, r.source, img, r, taken)
+        except AgeGenderError as exc:
+            click.echo(f"error: annotate: {exc}", err=True)

@@ -1,0 +1,1 @@
+"""Adapters that run third-party age/gender models through our evaluation."""

@@ -1,0 +1,63 @@
+// Model metadata: everything the runtime needs to preprocess faces and decode outputs.
+// Read from the ONNX metadata_props (key "agegender_edge", a JSON document) or from a TensorRT
+// engine's sidecar JSON. Mirrors agegender_edge/metadata.py; nothing here is hard-coded elsewhere.
+#pragma once
+
+#include <array>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace agegender_edge {
+
+inline constexpr const char* kMetadataKey = "agegender_edge";
+inline constexpr int kFormatVersion = 1;
+
+// Output tensor names of every exported model (metadata.OUTPUT_NAMES, same order).
+inline constexpr const char* kOutputGender = "gender_probs";       // [N, 2]
+inline constexpr const char* kOutputAgeGroup = "age_group_probs";  // [N, len(age_groups)]
+inline constexpr const char* kOutputAgeMean = "age_years";         // [N]
+inline constexpr const char* kOutputAgeStd = "age_std";            // [N]
+inline constexpr const char* kOutputAgeBins = "age_bin_probs";     // [N, len(age_bins)]
+inline const std::array<const char*, 5> kOutputNames = {kOutputGender, kOutputAgeGroup, kOutputAgeMean,
+                                                        kOutputAgeStd, kOutputAgeBins};
+
+struct InputSpec {
+    std::string name = "input";
+    int height = 96;                 // metadata "size": [height, width]
+    int width = 96;
+    std::string colour_order = "RGB";  // "RGB" or "BGR"
+    std::string layout = "NCHW";
+    std::array<float, 2> value_range = {0.0f, 255.0f};
+    std::array<float, 3> mean = {0.0f, 0.0f, 0.0f};  // in colour_order, 0-255 scale
+    std::array<float, 3> std = {1.0f, 1.0f, 1.0f};
+    bool normalize_in_graph = true;  // true: feed raw 0-255 pixels
+};
+
+struct CropSpec {
+    std::string chip = "utkface";
+    int resize_to = 112;
+    std::string interpolation = "area";  // "area" | "linear" | "cubic"
+};
+
+struct ModelMetadata {
+    std::string name;
+    std::string architecture;
+    InputSpec input;
+    CropSpec crop;
+    std::vector<std::string> age_groups;
+    std::vector<float> age_bins;
+    std::vector<std::string> gender_labels = {"female", "male"};
+    bool flip_tta = false;
+    std::string precision = "fp32";
+    std::string licence;
+    int format_version = kFormatVersion;
+    std::optional<std::string> weights_sha256;
+    std::string source_json;  // the original JSON document (copied verbatim into engine sidecars)
+
+    // Parse and validate; throws ModelFormatError naming `source` on any problem
+    // (invalid JSON, missing keys, wrong types, format_version > kFormatVersion or < 1, ...).
+    static ModelMetadata from_json(const std::string& text, const std::string& source);
+};
+
+}  // namespace agegender_edge

@@ -1,0 +1,61 @@
+#include "agegender_edge/decode.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "agegender_edge/errors.hpp"
+
+namespace agegender_edge {
+
+float age_quantile(const float* p, const std::vector<float>& bins, double q) {
+    const std::size_t n = bins.size();
+    std::vector<float> cdf(n);
+    float acc = 0.0f;
+    for (std::size_t i = 0; i < n; ++i) cdf[i] = acc += p[i];  // np.cumsum (float32, sequential)
+    const float total = cdf[n - 1];
+    for (auto& c : cdf) c /= total;                          // cdf /= cdf[:, -1:]
+    // np.interp(q, cdf, bins) in float64
+    if (!(q >= double(cdf[0]))) return bins[0];
+    if (q > double(cdf[n - 1])) return bins[n - 1];
+    const std::size_t upper = static_cast<std::size_t>(
+        std::upper_bound(cdf.begin(), cdf.end(), q, [](double v, float c) { return v < double(c); }) - cdf.begin());
+    if (upper == 0) return bins[0];
+    const std::size_t j = upper - 1;
+    if (j >= n - 1) return bins[n - 1];
+    if (double(cdf[j]) == q) return bins[j];
+    const double x0 = cdf[j], x1 = cdf[j + 1], y0 = bins[j], y1 = bins[j + 1];
+    const double slope = (y1 - y0) / (x1 - x0);
+    double r = slope * (q - x0) + y0;
+    if (std::isnan(r)) {
+        r = slope * (q - x1) + y1;
+        if (std::isnan(r) && y0 == y1) r = y0;
+    }
+    return static_cast<float>(r);
+}
+
+std::vector<Prediction> decode_outputs(const Outputs& out, const ModelMetadata& meta) {
+    const std::size_t n = static_cast<std::size_t>(out.n);
+    const std::size_t G = meta.age_groups.size(), K = meta.age_bins.size(), S = meta.gender_labels.size();
+    if (out.gender.size() != n * S || out.age_group.size() != n * G || out.age_mean.size() != n ||
+        out.age_std.size() != n || out.age_bins.size() != n * K)
+        throw ModelFormatError("model outputs do not match the metadata (gender, age group or age bin counts)");
+    std::vector<Prediction> preds(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        Prediction& p = preds[i];
+        const float* g = &out.gender[i * S];
+        const float* a = &out.age_group[i * G];
+        const std::size_t gi = static_cast<std::size_t>(std::max_element(g, g + S) - g);  // np.argmax: first max
+        const std::size_t ai = static_cast<std::size_t>(std::max_element(a, a + G) - a);
+        p.age_group = meta.age_groups[ai];
+        for (std::size_t k = 0; k < G; ++k) p.age_group_probs.emplace_back(meta.age_groups[k], double(a[k]));
+        p.age = out.age_mean[i];
+        p.age_std = out.age_std[i];
+        p.age_interval_80 = {double(age_quantile(&out.age_bins[i * K], meta.age_bins, 0.1)),
+                             double(age_quantile(&out.age_bins[i * K], meta.age_bins, 0.9))};
+        p.gender = meta.gender_labels[gi];
+        p.gender_probability = g[gi];
+    }
+    return preds;
+}
+
+}  // namespace agegender_edge

@@ -1,0 +1,118 @@
+#include "agegender_edge/metadata.hpp"
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "agegender_edge/errors.hpp"
+
+namespace agegender_edge {
+
+using nlohmann::json;
+
+namespace {
+
+int parse_version(const json& d, const std::string& source) {
+    if (!d.contains("format_version")) return -1;
+    const json& v = d["format_version"];
+    if (v.is_number_integer()) return v.get<int>();
+    if (v.is_number_float()) return static_cast<int>(v.get<double>());
+    if (v.is_string()) {
+        try {
+            std::size_t used = 0;
+            const int out = std::stoi(v.get<std::string>(), &used);
+            if (used == v.get<std::string>().size()) return out;
+        } catch (const std::exception&) {
+        }
+    }
+    throw ModelFormatError(source + ": metadata format_version is not an integer");
+}
+
+template <std::size_t N>
+std::array<float, N> float_array(const json& j, const char* key) {
+    if (!j.is_array() || j.size() != N)
+        throw std::invalid_argument(std::string("input.") + key + " must be a list of " + std::to_string(N) + " numbers");
+    std::array<float, N> out{};
+    for (std::size_t i = 0; i < N; ++i) out[i] = j.at(i).get<float>();
+    return out;
+}
+
+}  // namespace
+
+ModelMetadata ModelMetadata::from_json(const std::string& text, const std::string& source) {
+    json d;
+    try {
+        d = json::parse(text);
+    } catch (const json::parse_error& e) {
+        throw ModelFormatError(source + ": metadata is not valid JSON (" + e.what() + ")");
+    }
+    if (!d.is_object()) throw ModelFormatError(source + ": metadata is not a JSON object");
+    const int version = parse_version(d, source);
+    if (version > kFormatVersion)
+        throw ModelFormatError(source + ": model metadata format " + std::to_string(version) +
+                               " is newer than this runtime supports (" + std::to_string(kFormatVersion) +
+                               "); upgrade agegender-edge");
+    if (version < 1) throw ModelFormatError(source + ": metadata has no valid format_version");
+
+    ModelMetadata m;
+    m.source_json = text;
+    m.format_version = version;
+    try {
+        m.name = d.at("name").get<std::string>();
+        m.architecture = d.at("architecture").get<std::string>();
+        const json& in = d.at("input");
+        if (!in.is_object()) throw std::invalid_argument("input is not an object");
+        InputSpec& s = m.input;
+        if (in.contains("name")) s.name = in["name"].get<std::string>();
+        if (in.contains("size")) {
+            const json& size = in["size"];
+            if (!size.is_array() || size.size() != 2) throw std::invalid_argument("input.size must be [height, width]");
+            s.height = size[0].get<int>();
+            s.width = size[1].get<int>();
+        }
+        if (in.contains("colour_order")) s.colour_order = in["colour_order"].get<std::string>();
+        if (in.contains("layout")) s.layout = in["layout"].get<std::string>();
+        if (in.contains("value_range")) s.value_range = float_array<2>(in["value_range"], "value_range");
+        if (in.contains("mean")) s.mean = float_array<3>(in["mean"], "mean");
+        if (in.contains("std")) s.std = float_array<3>(in["std"], "std");
+        if (in.contains("normalize_in_graph")) s.normalize_in_graph = in["normalize_in_graph"].get<bool>();
+        if (d.contains("crop")) {
+            const json& c = d["crop"];
+            if (!c.is_object()) throw std::invalid_argument("crop is not an object");
+            if (c.contains("chip")) m.crop.chip = c["chip"].get<std::string>();
+            if (c.contains("resize_to")) m.crop.resize_to = c["resize_to"].get<int>();
+            if (c.contains("interpolation")) m.crop.interpolation = c["interpolation"].get<std::string>();
+        }
+        m.age_groups = d.at("age_groups").get<std::vector<std::string>>();
+        for (const auto& b : d.at("age_bins")) m.age_bins.push_back(b.get<float>());
+        m.gender_labels = d.at("gender_labels").get<std::vector<std::string>>();
+        if (d.contains("flip_tta")) m.flip_tta = d["flip_tta"].get<bool>();
+        if (d.contains("precision")) m.precision = d["precision"].get<std::string>();
+        if (d.contains("licence")) m.licence = d["licence"].get<std::string>();
+        if (d.contains("weights_sha256") && !d["weights_sha256"].is_null())
+            m.weights_sha256 = d["weights_sha256"].get<std::string>();
+    } catch (const json::exception& e) {
+        throw ModelFormatError(source + ": malformed agegender_edge metadata (" + e.what() + ")");
+    } catch (const std::invalid_argument& e) {
+        throw ModelFormatError(source + ": malformed agegender_edge metadata (" + e.what() + ")");
+    }
+    // What Python would only find out later (a KeyError in preprocessing, an IndexError in
+    // decoding) is checked here, so a bad model is refused when it is loaded.
+    auto bad = [&](const std::string& why) { throw ModelFormatError(source + ": unusable agegender_edge metadata: " + why); };
+    const InputSpec& s = m.input;
+    if (s.colour_order != "RGB" && s.colour_order != "BGR") bad("input.colour_order must be 'RGB' or 'BGR'");
+    if (s.layout != "NCHW") bad("input.layout '" + s.layout + "' is not supported (NCHW only)");
+    if (s.height < 1 || s.width < 1 || s.height > 4096 || s.width > 4096) bad("input.size out of range");
+    if (m.crop.resize_to < std::max(s.height, s.width) || m.crop.resize_to > 8192)
+        bad("crop.resize_to must be at least the input size");
+    if (m.crop.interpolation != "area" && m.crop.interpolation != "linear" && m.crop.interpolation != "cubic")
+        bad("crop.interpolation must be area, linear or cubic");
+    if (!s.normalize_in_graph)
+        for (float v : s.std)
+            if (!(std::fabs(v) > 0.0f)) bad("input.std must be non-zero");
+    if (m.age_groups.empty()) bad("age_groups is empty");
+    if (m.age_bins.size() < 2) bad("age_bins needs at least 2 bins");
+    if (m.gender_labels.size() != 2) bad("gender_labels must have 2 labels");
+    return m;
+}
+
+}  // namespace agegender_edge

@@ -1,0 +1,325 @@
+// Unit tests of the C++ runtime (no framework: each CHECK failure is reported, exit status 1).
+// Usage: agegender_edge_unit_tests MODEL.onnx FACE.jpg
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "agegender_edge/agegender_edge.hpp"
+#include "engine_cache.hpp"  // internal: the TensorRT engine cache key
+
+using namespace agegender_edge;
+
+namespace {
+int g_failures = 0, g_checks = 0;
+#define CHECK(cond)                                                                          \
+    do {                                                                                     \
+        ++g_checks;                                                                          \
+        if (!(cond)) {                                                                       \
+            ++g_failures;                                                                    \
+            std::cerr << __FILE__ << ":" << __LINE__ << ": CHECK failed: " #cond << "\n"; \
+        }                                                                                    \
+    } while (0)
+
+template <class E>
+bool throws(const std::function<void()>& f, const std::string& needle = "") {
+    try {
+        f();
+    } catch (const E& e) {
+        if (!needle.empty() && std::string(e.what()).find(needle) == std::string::npos) {
+            std::cerr << "  exception without '" << needle << "': " << e.what() << "\n";
+            return false;
+        }
+        return true;
+    } catch (const std::exception& e) {
+        std::cerr << "  unexpected exception type: " << e.what() << "\n";
+        return false;
+    }
+    return false;
+}
+
+std::vector<std::uint8_t> read_bytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::vector<std::uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+const char* kGoodMeta = R"({"name":"m","architecture":"a","format_version":1,
+  "input":{"name":"input","size":[96,96],"colour_order":"RGB","mean":[1,2,3],"std":[4,5,6]},
+  "crop":{"resize_to":112,"interpolation":"area"},
+  "age_groups":["0-2","4-6"],"age_bins":[0,1,2],"gender_labels":["female","male"]})";
+
+void test_sha256() {
+    CHECK(sha256_hex("", 0) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    CHECK(sha256_hex("abc", 3) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    const std::string long_msg(1000, 'a');  // crosses several 64-byte blocks
+    CHECK(sha256_hex(long_msg.data(), long_msg.size()) ==
+          "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
+}
+
+void test_metadata_json() {
+    const ModelMetadata m = ModelMetadata::from_json(kGoodMeta, "t");
+    CHECK(m.input.height == 96 && m.input.width == 96);
+    CHECK(m.input.mean[2] == 3.0f && m.input.std[0] == 4.0f);
+    CHECK(m.age_groups.size() == 2 && m.age_bins.size() == 3);
+    CHECK(m.input.normalize_in_graph);  // default
+    std::string future = kGoodMeta;
+    future.replace(future.find("\"format_version\":1"), 18, "\"format_version\":2");
+    CHECK(throws<ModelFormatError>([&] { ModelMetadata::from_json(future, "t"); }, "newer than this runtime supports"));
+    std::string none = kGoodMeta;
+    none.replace(none.find("\"format_version\":1,"), 19, "");
+    CHECK(throws<ModelFormatError>([&] { ModelMetadata::from_json(none, "t"); }, "no valid format_version"));
+    CHECK(throws<ModelFormatError>([&] { ModelMetadata::from_json("{not json", "t"); }, "not valid JSON"));
+    CHECK(throws<ModelFormatError>([&] { ModelMetadata::from_json("[1,2]", "t"); }, "not a JSON object"));
+    std::string no_groups = kGoodMeta;
+    no_groups.replace(no_groups.find("\"age_groups\""), 12, "\"age_groupz\"");
+    CHECK(throws<ModelFormatError>([&] { ModelMetadata::from_json(no_groups, "t"); }, "malformed"));
+    std::string bad_type = kGoodMeta;
+    bad_type.replace(bad_type.find("[96,96]"), 7, "\"96x96\"");
+    CHECK(throws<ModelFormatError>([&] { ModelMetadata::from_json(bad_type, "t"); }));
+    std::string bad_order = kGoodMeta;
+    bad_order.replace(bad_order.find("\"RGB\""), 5, "\"YUV\"");
+    CHECK(throws<ModelFormatError>([&] { ModelMetadata::from_json(bad_order, "t"); }, "colour_order"));
+}
+
+void test_model_file(const std::string& model_path) {
+    const OnnxModelFile model = read_onnx_file(model_path);
+    const ModelMetadata meta = metadata_from_onnx(model);
+    CHECK(meta.format_version == 1);
+    CHECK(meta.age_groups.size() == 8);
+    CHECK(meta.gender_labels.size() == 2);
+    CHECK(meta.input.colour_order == "RGB" || meta.input.colour_order == "BGR");
+    // the checksum the exporter recorded is the one we compute over the initializers
+    CHECK(meta.weights_sha256.has_value());
+    if (meta.weights_sha256) CHECK(initializer_digest(model.bytes) == *meta.weights_sha256);
+    CHECK(!model.inputs.empty() && model.inputs[0].first == meta.input.name);
+    check_io(model, meta);  // throws on mismatch
+
+    // every truncation of the file is refused with a ModelError or still parses: never a crash
+    const std::size_t n = model.bytes.size();
+    int refused = 0;
+    for (std::size_t cut : {std::size_t(1), std::size_t(7), std::size_t(100), n / 3, n / 2, n - 100, n - 1}) {
+        std::vector<std::uint8_t> part(model.bytes.begin(), model.bytes.begin() + static_cast<long>(cut));
+        try {
+            const OnnxModelFile m = parse_onnx_bytes(part, "cut");
+            initializer_digest(m.bytes);
+            metadata_from_onnx(m);
+        } catch (const ModelError&) {
+            ++refused;
+        }
+    }
+    CHECK(refused == 7);
+    // random bytes (a JPEG) are not an ONNX model
+    std::vector<std::uint8_t> junk(4096);
+    std::uint32_t s = 1;
+    for (auto& b : junk) { s = s * 1103515245u + 12345u; b = static_cast<std::uint8_t>(s >> 16); }
+    CHECK(throws<ModelError>([&] { metadata_from_onnx(parse_onnx_bytes(junk, "junk")); }));
+
+    // the OpenCV rewrite leaves the weights alone (same initializer digest modulo added tensors)
+    std::vector<std::string> applied;
+    const auto rewritten = rewrite_for_opencv_dnn(model.bytes, meta.input.width, &applied);
+    CHECK(!applied.empty());
+    const OnnxModelFile again = parse_onnx_bytes(rewritten, "rewritten");
+    CHECK(again.metadata_props == model.metadata_props);
+    CHECK(again.outputs == model.outputs);
+}
+
+void test_geometry() {
+    // Python round(): half to even
+    SquareRegion r = square_region(10.0, 10.0, 4.5);
+    CHECK(r.side == 4 && r.x0 == 8 && r.y0 == 8);
+    r = square_region(10.5, 11.5, 5.5);  // side 6; 10.5-3 = 7.5 -> 8; 11.5-3 = 8.5 -> 8
+    CHECK(r.side == 6 && r.x0 == 8 && r.y0 == 8);
+    r = square_region(0.0, 0.0, 0.2);
+    CHECK(r.side == 1);
+    cv::Mat img(4, 6, CV_8UC3, cv::Scalar(10, 20, 30));
+    cv::Mat inside = cut_square(img, 1, 0, 3);
+    CHECK(inside.rows == 3 && inside.cols == 3 && inside.at<cv::Vec3b>(0, 0) == cv::Vec3b(10, 20, 30));
+    cv::Mat padded = cut_square(img, -2, -1, 5);
+    CHECK(padded.rows == 5 && padded.cols == 5);
+    CHECK(padded.at<cv::Vec3b>(0, 0) == cv::Vec3b(0, 0, 0));
+    CHECK(padded.at<cv::Vec3b>(1, 2) == cv::Vec3b(10, 20, 30));
+    cv::Mat outside = cut_square(img, 100, 100, 7);
+    CHECK(outside.rows == 7 && cv::countNonZero(outside.reshape(1)) == 0);
+    ChipCalibration c{1.2, 0.0, 0.066};
+    Detection d;
+    d.x = 10; d.y = 20; d.width = 100; d.height = 100;
+    const auto chip = c.chip(d);
+    CHECK(std::fabs(chip.side - 120.0) < 1e-9 && std::fabs(chip.cx - 60.0) < 1e-9 && std::fabs(chip.cy - 76.6) < 1e-9);
+}
+
+void test_chip_to_input() {
+    ModelMetadata meta = ModelMetadata::from_json(kGoodMeta, "t");
+    cv::Mat chip(200, 200, CV_8UC3);
+    for (int y = 0; y < 200; ++y)
+        for (int x = 0; x < 200; ++x) chip.at<cv::Vec3b>(y, x) = cv::Vec3b(uchar(x), uchar(y), 200);
+    cv::Mat in = chip_to_input(chip, meta);
+    CHECK(in.rows == 96 && in.cols == 96 && in.type() == CV_8UC3);
+    CHECK(in.at<cv::Vec3b>(0, 0)[0] == 200);  // RGB: R (BGR's index 2) first
+    std::vector<float> chw(3 * 96 * 96);
+    meta.input.normalize_in_graph = false;
+    write_chw(in, meta, chw.data());
+    CHECK(std::fabs(chw[0] - (200.0f - 1.0f) / 4.0f) < 1e-5f);
+    meta.input.normalize_in_graph = true;
+    write_chw(in, meta, chw.data());
+    CHECK(chw[0] == 200.0f);
+}
+
+void test_quantiles() {
+    const std::vector<float> bins = {0, 1, 2, 3, 4};
+    const float uniform[] = {0.2f, 0.2f, 0.2f, 0.2f, 0.2f};  // cdf .2 .4 .6 .8 1
+    CHECK(std::fabs(age_quantile(uniform, bins, 0.1) - 0.0f) < 1e-6f);  // below cdf[0]
+    CHECK(std::fabs(age_quantile(uniform, bins, 0.5) - 1.5f) < 1e-5f);
+    CHECK(std::fabs(age_quantile(uniform, bins, 0.9) - 3.5f) < 1e-5f);
+    // values from agegender_edge.decode.age_quantiles (np.interp over the float32 cdf)
+    const float peak[] = {0.0f, 0.0f, 1.0f, 0.0f, 0.0f};  // cdf 0 0 1 1 1: interpolates bins 1..2
+    CHECK(std::fabs(age_quantile(peak, bins, 0.1) - 1.1f) < 1e-6f && std::fabs(age_quantile(peak, bins, 0.9) - 1.9f) < 1e-6f);
+    const float plateau[] = {0.1f, 0.0f, 0.0f, 0.5f, 0.4f};  // float32 0.1 > 0.1: below cdf[0]
+    CHECK(age_quantile(plateau, bins, 0.1) == 0.0f && std::fabs(age_quantile(plateau, bins, 0.9) - 3.75f) < 1e-6f);
+}
+
+void test_images(const std::string& face_path) {
+    const cv::Mat face = load_image(face_path);
+    CHECK(face.type() == CV_8UC3 && face.rows == 200 && face.cols == 200);
+    const auto bytes = read_bytes(face_path);
+    const auto size = image_size_from_header(bytes.data(), bytes.size());
+    CHECK(size && size->first == 200 && size->second == 200);
+    CHECK(jpeg_is_complete(bytes.data(), bytes.size()));
+    std::vector<std::uint8_t> cut(bytes.begin(), bytes.begin() + static_cast<long>(bytes.size() / 2));
+    CHECK(throws<InvalidImageError>([&] { decode_image(cut, "cut"); }, "truncated JPEG"));
+    CHECK(throws<InvalidImageError>([&] { decode_image({}, "empty"); }, "empty"));
+    std::vector<std::uint8_t> text = {'h', 'e', 'l', 'l', 'o', ' ', 'w', 'o', 'r', 'l', 'd'};
+    CHECK(throws<InvalidImageError>([&] { decode_image(text, "txt"); }, "not a supported image format"));
+    CHECK(throws<ImageTooLargeError>([&] { decode_image(bytes, "big", 100); }, "over the limit"));
+    CHECK(throws<InvalidImageError>([&] { load_image("/nonexistent/x.jpg"); }, "no such file"));
+    CHECK(throws<InvalidImageError>([&] { load_image("/"); }, "not a regular file"));
+
+    // 16-bit gray PNG -> >> 8 -> BGR; BGRA PNG -> alpha dropped
+    cv::Mat g16(5, 7, CV_16UC1, cv::Scalar(0xABCD));
+    std::vector<std::uint8_t> png;
+    cv::imencode(".png", g16, png);
+    cv::Mat d16 = decode_image(png, "g16");
+    CHECK(d16.type() == CV_8UC3 && d16.at<cv::Vec3b>(2, 3) == cv::Vec3b(0xAB, 0xAB, 0xAB));
+    cv::Mat bgra(5, 7, CV_8UC4, cv::Scalar(1, 2, 3, 4));
+    cv::imencode(".png", bgra, png);
+    cv::Mat d4 = decode_image(png, "bgra");
+    CHECK(d4.type() == CV_8UC3 && d4.at<cv::Vec3b>(0, 0) == cv::Vec3b(1, 2, 3));
+    cv::Mat rgb(2, 2, CV_8UC3, cv::Scalar(1, 2, 3));
+    CHECK(normalise_image(rgb, "RGB", "a").at<cv::Vec3b>(0, 0) == cv::Vec3b(3, 2, 1));
+    cv::Mat f32(2, 2, CV_32FC3);
+    CHECK(throws<InvalidImageError>([&] { normalise_image(f32, "BGR", "f"); }, "float32"));
+}
+
+void test_json() {
+    ImageResult r;
+    r.source = "a.jpg";
+    r.width = 10;
+    r.height = 20;
+    FaceResult f;
+    f.box = {1, 2, 3, 4};
+    f.crop_box = {0, 0, 5, 5};
+    f.detection_score = 0.5;
+    f.prediction.age_group = "25-32";
+    f.prediction.age_group_probs = {{"0-2", 0.25}, {"25-32", 0.75}};
+    f.prediction.age = 30.5;
+    f.prediction.age_interval_80 = {20, 40};
+    f.prediction.gender = "male";
+    f.prediction.gender_probability = 0.9;
+    r.faces.push_back(f);
+    const std::string j = to_json(r);
+    // the keys and order of Python's ImageResult.to_dict()
+    CHECK(j.find("{\"source\":\"a.jpg\",\"faces\":[{\"box\":{\"x\":1.0,\"y\":2.0,\"width\":3.0,\"height\":4.0},"
+                 "\"crop_box\"") == 0);
+    CHECK(j.find("\"age_group_probs\":{\"0-2\":0.25,\"25-32\":0.75}") != std::string::npos);
+    CHECK(j.find("\"age_interval_80\":[20.0,40.0]") != std::string::npos);
+    CHECK(j.find("\"landmarks\":null}],\"width\":10,\"height\":20,\"error\":null,\"error_type\":null}") != std::string::npos);
+}
+
+void test_engine_cache_key() {
+    // digest and canonical JSON computed by agegender_edge.engine.cache.EngineCacheKey (Python)
+    EngineCacheKey k;
+    k.onnx_sha256 = std::string(64, 'a');
+    for (std::size_t i = 1; i < 64; i += 2) k.onnx_sha256[i] = 'b';
+    k.tensorrt_version = "10.3.0.26";
+    k.gpu_name = "Orin (nvgpu) \xc3\xa9\"\\";
+    k.compute_capability = "8.7";
+    k.profile = {1, 32, 32};
+    CHECK(k.canonical_json() ==
+          "{\"compute_capability\": \"8.7\", \"dla_core\": null, \"gpu_name\": \"Orin (nvgpu) \\u00e9\\\"\\\\\", "
+          "\"onnx_sha256\": \"abababababababababababababababababababababababababababababababab\", \"precision\": \"fp16\", "
+          "\"profile\": {\"max\": 32, \"min\": 1, \"opt\": 32}, \"sdk_engine_format\": 1, \"tensorrt_version\": \"10.3.0.26\"}");
+    CHECK(k.digest() == "8bd468251ec46bdb1d02e1de063ea65ee3b8acb940668ed3a3fbea5c68a14139");
+    CHECK(engine_cache_path("/c", file_stem("/m/edge.onnx"), k) == "/c/edge-fp16-8bd468251ec46bdb.engine");
+    CHECK(py_json_string("\x7f\x01") == "\"\x7f\\u0001\"");
+}
+
+void test_predictor(const std::string& model_path, const std::string& face_path) {
+    PredictorOptions o;
+    o.model = model_path;
+    o.detector = "none";
+    o.batch_size = 2;
+    Predictor p(o);
+    const std::vector<std::string> paths = {face_path, "/nonexistent.jpg", face_path, face_path};
+    const auto results = p.predict_faces(paths);
+    CHECK(results.size() == 4);
+    CHECK(results[0].ok() && results[0].faces.size() == 1);
+    CHECK(!results[1].ok() && results[1].error_type && *results[1].error_type == "InvalidImageError");
+    CHECK(p.inference_calls() == 2);  // 3 faces in batches of 2
+    // the same face gives the same result whatever its place in the batch
+    const auto& a = results[0].faces[0].prediction;
+    const auto& b = results[3].faces[0].prediction;
+    double diff = std::fabs(a.gender_probability - b.gender_probability);
+    for (std::size_t k = 0; k < a.age_group_probs.size(); ++k)
+        diff = std::max(diff, std::fabs(a.age_group_probs[k].second - b.age_group_probs[k].second));
+    CHECK(diff < 1e-5);
+    double sum = 0;
+    for (const auto& kv : a.age_group_probs) sum += kv.second;
+    CHECK(std::fabs(sum - 1.0) < 1e-4);
+    CHECK(a.age_interval_80[0] <= a.age && a.age <= a.age_interval_80[1]);
+    // decoded arrays: same result as from the file
+    const auto from_mat = p.predict_images({load_image(face_path)}, {"mat"}, true);
+    CHECK(from_mat.size() == 1 && from_mat[0].ok());
+    CHECK(std::fabs(from_mat[0].faces[0].prediction.age - a.age) < 1e-4);
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 3) {
+        std::cerr << "usage: agegender_edge_unit_tests MODEL.onnx FACE.jpg\n";
+        return 2;
+    }
+    const std::string model = argv[1], face = argv[2];
+    const std::vector<std::pair<const char*, std::function<void()>>> tests = {
+        {"sha256", test_sha256},
+        {"metadata_json", test_metadata_json},
+        {"model_file", [&] { test_model_file(model); }},
+        {"geometry", test_geometry},
+        {"chip_to_input", test_chip_to_input},
+        {"quantiles", test_quantiles},
+        {"images", [&] { test_images(face); }},
+        {"json", test_json},
+        {"engine_cache_key", test_engine_cache_key},
+        {"predictor", [&] { test_predictor(model, face); }},
+    };
+    int failed_tests = 0;
+    for (const auto& [name, fn] : tests) {
+        const int before = g_failures;
+        try {
+            fn();
+        } catch (const std::exception& e) {
+            ++g_failures;
+            std::cerr << name << ": unexpected exception: " << e.what() << "\n";
+        }
+        const bool ok = g_failures == before;
+        failed_tests += !ok;
+        std::cout << (ok ? "ok   " : "FAIL ") << name << "\n";
+    }
+    std::cout << (tests.size() - failed_tests) << " passed, " << failed_tests << " failed (" << g_checks << " checks)\n";
+    return failed_tests ? 1 : 0;
+}

@@ -1,0 +1,27 @@
+"""The runtime must not import the toolchain (torch) or the GPU stack (tensorrt)."""
+import subprocess
+import sys
+
+HEAVY = ("torch", "tensorrt", "h5py", "matplotlib", "onnx", "cuda")
+
+
+def _modules_after(code: str) -> set[str]:
+    out = subprocess.run([sys.executable, "-c", code + "\nimport sys\nprint(' '.join(sys.modules))"],
+                         check=True, capture_output=True, text=True).stdout
+    return set(out.split())
+
+
+def test_import_package_is_light():
+    mods = _modules_after("import agegender_edge")
+    assert not [m for m in HEAVY if m in mods]
+    assert "onnxruntime" not in mods and "cv2" not in mods  # loaded only when a Predictor is built
+
+
+def test_predictor_import_and_cli_help_do_not_load_torch_or_tensorrt():
+    mods = _modules_after("from agegender_edge import Predictor\n"
+                          "from click.testing import CliRunner\n"
+                          "from agegender_edge.cli.main import cli\n"
+                          "r = CliRunner().invoke(cli, ['predict', '--help']); assert r.exit_code == 0, r.output\n"
+                          "r = CliRunner().invoke(cli, ['--help']); assert r.exit_code == 0, r.output")
+    assert "agegender_edge.predictor" in mods
+    assert not [m for m in HEAVY if m in mods]

@@ -1,0 +1,79 @@
+"""A real (tiny) training run on real UTKFace chips: checkpoint, resume, export, parity."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("h5py")
+pytest.importorskip("onnx")
+
+from agegender_edge.train.data.h5pack import pack_h5  # noqa: E402
+from agegender_edge.train.data.records import DropCounter  # noqa: E402
+from agegender_edge.train.data.utkface import read_utkface  # noqa: E402
+from agegender_edge.train.trainer import Trainer, TrainConfig, load_best  # noqa: E402
+
+from ..conftest import FACES_48  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_h5(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("utk")
+    (folder / "images").mkdir()
+    files = sorted(FACES_48.glob("*.jpg"))
+    for f in files:
+        shutil.copy(f, folder / "images" / f.name)
+    (folder / "labels.csv").write_text("file,split\n" + "\n".join(
+        f"{f.name},{'val' if i % 4 == 0 else 'train'}" for i, f in enumerate(files)))
+    out = folder / "tiny.h5"
+    drops = DropCounter()
+    pack_h5(read_utkface(folder, drops), out, 112, drops, "utkface", {}, progress=False)
+    return out
+
+
+def test_train_checkpoint_resume(tiny_h5, tmp_path):
+    cfg = TrainConfig(data=str(tiny_h5), out_dir=str(tmp_path / "run"), epochs=2, batch_size=16)
+    t = Trainer(cfg)
+    assert len(t.train_data) == 36 and len(t.val_data) == 12
+    t.fit(progress=False, log=lambda s: None, stop_after=1)  # "interrupted" after epoch 1
+    assert (tmp_path / "run" / "last.pt").is_file() and (tmp_path / "run" / "best.pt").is_file()
+    # resume continues at epoch 1 with the same weights, then finishes epoch 2
+    t2 = Trainer(cfg)
+    assert t2.resume() and t2.epoch == 1
+    for a, b in zip(t.net.state_dict().values(), t2.net.state_dict().values()):
+        assert torch.equal(a, b)
+    t2.fit(progress=False, log=lambda s: None)
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in log] == [1, 2]
+    assert all(0 <= r["val"]["gender_accuracy"] <= 1 for r in log)
+    assert (tmp_path / "run" / "curve.png").stat().st_size > 1000
+    net, loaded_cfg = load_best(tmp_path / "run" / "best.pt")  # weights_only loading
+    assert loaded_cfg.epochs == 2
+
+
+def test_export_parity_and_metadata(tiny_h5, tmp_path):
+    import onnxruntime as ort
+
+    from agegender_edge.metadata import METADATA_KEY, OUTPUT_NAMES, ModelMetadata
+    from agegender_edge.model_file import initializer_digest
+    from agegender_edge.train.export_onnx import build_metadata, export_onnx, parity_check
+    from agegender_edge.train.models.registry import create_model
+
+    torch.manual_seed(1)
+    net = create_model("edge_resnet", 101).eval()
+    meta = build_metadata("edge_resnet", 101, "t", flip_tta=True)
+    path = export_onnx(net, meta, tmp_path / "m.onnx")
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    stored = ModelMetadata.from_json(sess.get_modelmeta().custom_metadata_map[METADATA_KEY])
+    assert stored.input == meta.input and stored.flip_tta and stored.weights_sha256 == initializer_digest(path.read_bytes())
+    assert [o.name for o in sess.get_outputs()] == list(OUTPUT_NAMES)
+    assert sess.get_inputs()[0].shape[0] == "batch"  # dynamic batch
+    faces = np.stack([np.full((96, 96, 3), v, dtype=np.uint8) for v in (0, 128, 255)])
+    from agegender_edge.train.data.h5pack import read_h5
+    real = read_h5(tiny_h5).images[:16, 8:104, 8:104]
+    result = parity_check(net, meta, path, np.concatenate([faces, real]))
+    assert result.n == 19 and result.ok, result.max_abs_diff
+    out = sess.run(None, {"input": np.zeros((5, 3, 96, 96), np.float32)})
+    assert out[0].shape == (5, 2) and out[1].shape == (5, 8) and out[2].shape == (5,)
+    np.testing.assert_allclose(out[1].sum(1), 1, atol=1e-5)
