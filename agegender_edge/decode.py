@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .labels import nearest_group, parse_group_label
 from .metadata import (OUTPUT_AGE_BINS, OUTPUT_AGE_GROUP, OUTPUT_AGE_MEAN, OUTPUT_AGE_STD,
                        OUTPUT_GENDER, ModelMetadata)
 
@@ -26,7 +27,11 @@ def decode_outputs(outputs: dict[str, np.ndarray], meta: ModelMetadata) -> list[
     std = outputs[OUTPUT_AGE_STD].reshape(-1)
     interval = age_quantiles(outputs[OUTPUT_AGE_BINS], np.asarray(meta.age_bins, dtype=np.float32))
     g_idx = gender.argmax(axis=1)
-    a_idx = groups.argmax(axis=1)
+    if meta.age_group_rule == "expected_age":
+        ranges = [parse_group_label(label) for label in meta.age_groups]
+        a_idx = [nearest_group(float(m), ranges) for m in mean]
+    else:
+        a_idx = groups.argmax(axis=1)
     faces = []
     for i in range(len(gender)):
         faces.append({

@@ -6,7 +6,7 @@ and "nearest" (every age to the closest group, ties to the younger group), as in
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
 AGE_GROUPS: tuple[tuple[int, int], ...] = (
     (0, 2), (4, 6), (8, 12), (15, 20), (25, 32), (38, 43), (48, 53), (60, 100),
@@ -35,6 +35,22 @@ def age_to_group_nearest(age: float) -> int:
         if a <= upper:
             return i
     return len(AGE_GROUPS) - 1
+
+
+def parse_group_label(label: str) -> tuple[int, int]:
+    """'25-32' -> (25, 32)."""
+    lo, _, hi = label.partition("-")
+    return int(lo), int(hi)
+
+
+def nearest_group(age: float, groups: Sequence[tuple[int, int]]) -> int:
+    """Index of the group nearest to ``age`` (ties to the younger group), for any ordered ranges;
+    with AGE_GROUPS this is age_to_group_nearest."""
+    a = int(round(age))
+    for i in range(len(groups) - 1):
+        if a <= (groups[i][1] + groups[i + 1][0]) // 2:
+            return i
+    return len(groups) - 1
 
 
 def age_to_group_strict(age: float) -> Optional[int]:

@@ -15,6 +15,7 @@ from .errors import ModelFormatError
 
 METADATA_KEY = "agegender_edge"
 FORMAT_VERSION = 1
+AGE_GROUP_RULES = ("argmax", "expected_age")
 
 # Output tensor names of every exported model (see train/export_onnx.py, which builds them).
 OUTPUT_GENDER = "gender_probs"        # [N, 2]  order: metadata.gender_labels
@@ -65,6 +66,10 @@ class ModelMetadata:
     age_bins: tuple[float, ...] = ()          # centre (years) of each age-distribution bin
     gender_labels: tuple[str, ...] = ("female", "male")
     flip_tta: bool = False                    # True: the graph averages the face and its mirror
+    # How the reported age group is chosen: "expected_age" = the group (nearest rule) of the
+    # expected age, consistent with the reported age (models with one-year bins);
+    # "argmax" = the most probable group (models trained on groups only).
+    age_group_rule: str = "argmax"
     precision: str = "fp32"
     training: dict[str, Any] = field(default_factory=dict)   # data, recipe, val metrics
     licence: str = ""
@@ -95,7 +100,7 @@ class ModelMetadata:
             for key in ("size", "value_range", "mean", "std"):
                 if key in inp:
                     inp[key] = tuple(inp[key])
-            return cls(
+            meta = cls(
                 name=d["name"],
                 architecture=d["architecture"],
                 input=InputSpec(**inp),
@@ -104,6 +109,7 @@ class ModelMetadata:
                 age_bins=tuple(float(b) for b in d["age_bins"]),
                 gender_labels=tuple(d["gender_labels"]),
                 flip_tta=bool(d.get("flip_tta", False)),
+                age_group_rule=str(d.get("age_group_rule", "argmax")),
                 precision=d.get("precision", "fp32"),
                 training=dict(d.get("training", {})),
                 licence=d.get("licence", ""),
@@ -112,6 +118,9 @@ class ModelMetadata:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelFormatError(f"{source}: malformed agegender_edge metadata ({exc!r})") from exc
+        if meta.age_group_rule not in AGE_GROUP_RULES:
+            raise ModelFormatError(f"{source}: unknown age_group_rule {meta.age_group_rule!r} (want one of {AGE_GROUP_RULES})")
+        return meta
 
     @classmethod
     def from_json(cls, text: str, source: str = "<metadata>") -> "ModelMetadata":

@@ -40,7 +40,7 @@ def main(run_dir: Path) -> None:
     cfg = json.loads((run_dir / "config.json").read_text())
     log = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
     card = (REPO / "training" / "MODEL_CARD.template.md").read_text()
-    rows = [row("**edge_resnet_utkface (shipped, flip-averaged in graph)**", ev)]
+    rows = [row("**edge_resnet_utkface (shipped, flip averaging in the graph)**", ev)]
     if ev_noflip:
         rows.append(row("edge_resnet_utkface, no flip averaging", ev_noflip))
     if lh:

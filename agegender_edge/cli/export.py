@@ -48,25 +48,33 @@ def _nchw(faces_rgb, meta):
     return np.ascontiguousarray(x.transpose(0, 3, 1, 2)).astype(np.float32)
 
 
+def _cpu_session(path: Path):
+    """A small single-threaded CPU session: the checks run 48 faces, parallelism buys nothing and
+    spinning thread pools only fight other work on small machines."""
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    so.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
 def compare_onnx(ref_path: Path, new_path: Path, x) -> dict[str, float]:
     """Max abs difference per output between two ONNX files on the same inputs (ORT CPU)."""
     import numpy as np
-    import onnxruntime as ort
 
     from ..metadata import OUTPUT_NAMES
-    a = ort.InferenceSession(str(ref_path), providers=["CPUExecutionProvider"]).run(list(OUTPUT_NAMES), {"input": x})
-    b = ort.InferenceSession(str(new_path), providers=["CPUExecutionProvider"]).run(list(OUTPUT_NAMES), {"input": x})
+    a = _cpu_session(ref_path).run(list(OUTPUT_NAMES), {"input": x})
+    b = _cpu_session(new_path).run(list(OUTPUT_NAMES), {"input": x})
     return {n: float(np.max(np.abs(u - v))) for n, u, v in zip(OUTPUT_NAMES, a, b)}
 
 
 def agreement(ref_path: Path, new_path: Path, x) -> dict[str, float]:
     """Top-1 agreement of gender and age group, and mean |age difference|, between two models."""
     import numpy as np
-    import onnxruntime as ort
 
     from ..metadata import OUTPUT_NAMES
-    a = dict(zip(OUTPUT_NAMES, ort.InferenceSession(str(ref_path), providers=["CPUExecutionProvider"]).run(list(OUTPUT_NAMES), {"input": x})))
-    b = dict(zip(OUTPUT_NAMES, ort.InferenceSession(str(new_path), providers=["CPUExecutionProvider"]).run(list(OUTPUT_NAMES), {"input": x})))
+    a = dict(zip(OUTPUT_NAMES, _cpu_session(ref_path).run(list(OUTPUT_NAMES), {"input": x})))
+    b = dict(zip(OUTPUT_NAMES, _cpu_session(new_path).run(list(OUTPUT_NAMES), {"input": x})))
     return {"gender_agreement": float(np.mean(a["gender_probs"].argmax(1) == b["gender_probs"].argmax(1))),
             "age_group_agreement": float(np.mean(a["age_group_probs"].argmax(1) == b["age_group_probs"].argmax(1))),
             "age_mean_abs_diff": float(np.mean(np.abs(a["age_years"] - b["age_years"])))}
@@ -94,10 +102,10 @@ def _export_checkpoint(checkpoint: Path, out_path: Path, name, flip_tta, opset, 
     faces = load_parity_faces(parity_faces, meta)
     result = parity_check(net, meta, out_path, faces, tolerance)
     for k, v in result.max_abs_diff.items():
-        click.echo(f"  parity {k:16s} max |onnxruntime - torch| = {v:.2e}")
+        click.echo(f"  parity {k:16s} max |onnxruntime - torch| = {v:.2e} (limit {result.limit(k):g})")
     if not result.ok:
-        raise click.ClickException(f"parity check FAILED on {result.n} faces: difference above {tolerance}")
-    click.echo(f"parity OK on {result.n} real faces (tolerance {tolerance})")
+        raise click.ClickException(f"parity check FAILED on {result.n} faces: difference above the limit")
+    click.echo(f"parity OK on {result.n} real faces (tolerance {tolerance}, x100 for outputs in years)")
 
 
 @click.command()
@@ -116,7 +124,7 @@ def _export_checkpoint(checkpoint: Path, out_path: Path, name, flip_tta, opset, 
 @click.option("--opset", default=None, type=click.IntRange(17, 21), help="ONNX opset (default 17, or the recipe's).")
 @click.option("--parity-faces", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_FACES,
               show_default=True, help="Folder of real face chips for the parity checks.")
-@click.option("--tolerance", default=1e-4, show_default=True, help="Max abs difference ONNX vs PyTorch (FP32).")
+@click.option("--tolerance", default=1e-4, show_default=True, help="Max abs difference ONNX vs PyTorch (FP32) for probabilities; x100 for outputs in years.")
 @click.option("--val-metrics", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="JSON written by 'agegender-edge evaluate' to record in the metadata.")
 @click.option("--recipe", default=None, help="Deployment recipe: a name in export/recipes/ or a .toml path.")

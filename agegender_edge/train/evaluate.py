@@ -67,9 +67,9 @@ def load_labelled(data: Path, split: Optional[str] = None, folds: Optional[set[i
     return LabelledFaces(chips, np.array(g), np.array(grp), np.array(a, dtype=np.float32), np.array(race), files, skipped)
 
 
-def predictions_from_results(results) -> Predictions:
-    from ..metadata import ModelMetadata  # noqa: F401  (results carry labels in metadata order)
-
+def predictions_from_results(results, group_rule: str) -> Predictions:
+    """Runtime results -> Predictions; ``group_rule`` is the model's metadata.age_group_rule, so
+    the evaluated age group is the one the runtime reports."""
     g, p, m = [], [], []
     for r in results:
         if not r.ok or not r.faces:
@@ -78,7 +78,8 @@ def predictions_from_results(results) -> Predictions:
         probs = list(f.age_group_probs.values())
         male = f.gender_probability if f.gender == "male" else 1 - f.gender_probability
         g.append([1 - male, male]); p.append(probs); m.append(f.age)
-    return Predictions(np.array(g, dtype=np.float32), np.array(p, dtype=np.float32), np.array(m, dtype=np.float32))
+    return Predictions(np.array(g, dtype=np.float32), np.array(p, dtype=np.float32), np.array(m, dtype=np.float32),
+                       group_rule)
 
 
 def predict_onnx(model: Path, faces: LabelledFaces, batch_size: int = 64) -> Predictions:
@@ -86,7 +87,7 @@ def predict_onnx(model: Path, faces: LabelledFaces, batch_size: int = 64) -> Pre
     from ..predictor import Predictor
 
     with Predictor(model=model, detector=None, batch_size=batch_size, backend="onnxruntime", device="cpu") as p:
-        return predictions_from_results(p.predict_faces(faces.chips, colour_order="RGB"))
+        return predictions_from_results(p.predict_faces(faces.chips, colour_order="RGB"), p.metadata.age_group_rule)
 
 
 def predict_onnx_oversampled(model: Path, faces: LabelledFaces, batch_size: int = 64) -> Predictions:
@@ -119,7 +120,7 @@ def predict_onnx_oversampled(model: Path, faces: LabelledFaces, batch_size: int 
                     acc_p = acc_p + out[OUTPUT_AGE_GROUP] / 10
                     acc_b = acc_b + out[OUTPUT_AGE_BINS] / 10
             g_all.append(acc_g); p_all.append(acc_p); m_all.append(acc_b @ bins)
-    return Predictions(np.concatenate(g_all), np.concatenate(p_all), np.concatenate(m_all))
+    return Predictions(np.concatenate(g_all), np.concatenate(p_all), np.concatenate(m_all), meta.age_group_rule)
 
 
 def predict_checkpoint(checkpoint: Path, faces: LabelledFaces, batch_size: int = 64) -> Predictions:
@@ -139,7 +140,7 @@ def predict_checkpoint(checkpoint: Path, faces: LabelledFaces, batch_size: int =
             x = np.stack([chip_to_input(np.ascontiguousarray(c[:, :, ::-1]), meta) for c in faces.chips[s:s + batch_size]])
             g, p, m, _sd, _b = deploy(torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2), dtype=np.float32)))
             g_all.append(g.numpy()); p_all.append(p.numpy()); m_all.append(m.numpy())
-    return Predictions(np.concatenate(g_all), np.concatenate(p_all), np.concatenate(m_all))
+    return Predictions(np.concatenate(g_all), np.concatenate(p_all), np.concatenate(m_all), meta.age_group_rule)
 
 
 def run_model(model: Path, faces: LabelledFaces, oversample: bool = False) -> Predictions:
@@ -158,8 +159,8 @@ def run_model(model: Path, faces: LabelledFaces, oversample: bool = False) -> Pr
 def evaluate(model: Path, faces: LabelledFaces, oversample: bool = False) -> EvalReport:
     pred = run_model(model, faces, oversample)
     report = evaluate_predictions(pred, faces.gender, faces.age_group, faces.age, faces.race)
-    report.extra = {"model": str(model), "oversample": oversample,
-                    "skipped": {k: {"count": len(v), "files": v[:20]} for k, v in faces.skipped.items()}}
+    report.extra.update({"model": str(model), "oversample": oversample,
+                         "skipped": {k: {"count": len(v), "files": v[:20]} for k, v in faces.skipped.items()}})
     return report
 
 

@@ -7,7 +7,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..labels import AGE_GROUP_LABELS, GENDER_LABELS, RACE_LABELS
+from ..labels import AGE_GROUP_LABELS, GENDER_LABELS, RACE_LABELS, age_to_group_nearest
 
 
 @dataclass
@@ -15,6 +15,7 @@ class Predictions:
     gender_probs: np.ndarray     # [N, 2] (female, male)
     age_group_probs: np.ndarray  # [N, 8]
     age_years: np.ndarray        # [N]
+    group_rule: str = "argmax"   # as metadata.age_group_rule: "argmax" or "expected_age"
 
     @property
     def gender(self) -> np.ndarray:
@@ -22,6 +23,8 @@ class Predictions:
 
     @property
     def age_group(self) -> np.ndarray:
+        if self.group_rule == "expected_age":
+            return np.array([age_to_group_nearest(float(a)) for a in self.age_years], dtype=np.int64)
         return self.age_group_probs.argmax(axis=1)
 
 
@@ -101,6 +104,12 @@ def evaluate_predictions(pred: Predictions, gender: np.ndarray, age_group: np.nd
                 if m.any():
                     rows.append(_row(m, pred, gender, age_group, age, (gl, sl, rl)))
     rows = [r for r in rows if r.n > 0]
+    alt = Predictions(pred.gender_probs, pred.age_group_probs, pred.age_years,
+                      "argmax" if pred.group_rule == "expected_age" else "expected_age")
+    alt_diff = np.abs(alt.age_group[known] - age_group[known])
+    extra = {"age_group_rule": pred.group_rule,
+             f"age_group_accuracy_{alt.group_rule}": float(np.mean(alt_diff == 0)) if alt_diff.size else None,
+             f"one_off_accuracy_{alt.group_rule}": float(np.mean(alt_diff <= 1)) if alt_diff.size else None}
     return EvalReport(
         n=n,
         gender_accuracy=overall.gender_accuracy or 0.0,
@@ -109,4 +118,5 @@ def evaluate_predictions(pred: Predictions, gender: np.ndarray, age_group: np.nd
         age_mae=overall.age_mae,
         confusion=conf.tolist(),
         per_group=rows,
+        extra=extra,
     )

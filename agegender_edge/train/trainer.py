@@ -213,7 +213,8 @@ class Trainer:
                 pa = pa + torch.softmax(a.float(), 1) / len(xs)
             gender, group, mean, _std, _p = self.decode(torch.log(pg + 1e-12), torch.log(pa + 1e-12))
             out_g.append(gender.numpy()); out_p.append(group.numpy()); out_m.append(mean.numpy())
-        return Predictions(np.concatenate(out_g), np.concatenate(out_p), np.concatenate(out_m))
+        rule = "expected_age" if self.cfg.age_bins > self.groups.shape[1] else "argmax"  # as build_metadata
+        return Predictions(np.concatenate(out_g), np.concatenate(out_p), np.concatenate(out_m), rule)
 
     def validate(self, net: nn.Module) -> EvalReport:
         v = self.val_data

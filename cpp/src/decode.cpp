@@ -33,6 +33,22 @@ float age_quantile(const float* p, const std::vector<float>& bins, double q) {
     return static_cast<float>(r);
 }
 
+std::size_t nearest_group(double age, const std::vector<std::string>& labels) {
+    // labels.py nearest_group: int(round(age)) (half to even), ties to the younger group
+    const long a = std::lrint(age);
+    for (std::size_t i = 0; i + 1 < labels.size(); ++i) {
+        const auto g0 = parse_group_label(labels[i]);
+        const auto g1 = parse_group_label(labels[i + 1]);
+        if (!g0 || !g1) throw ModelFormatError("age group label is not LO-HI: " + labels[i]);
+        const int lo1 = g1->first, hi0 = g0->second;
+        // Python's floor division
+        const long bound = (static_cast<long>(hi0) + lo1) >= 0 ? (static_cast<long>(hi0) + lo1) / 2
+                                                                 : -((-(static_cast<long>(hi0) + lo1) + 1) / 2);
+        if (a <= bound) return i;
+    }
+    return labels.size() - 1;
+}
+
 std::vector<Prediction> decode_outputs(const Outputs& out, const ModelMetadata& meta) {
     const std::size_t n = static_cast<std::size_t>(out.n);
     const std::size_t G = meta.age_groups.size(), K = meta.age_bins.size(), S = meta.gender_labels.size();
@@ -45,7 +61,8 @@ std::vector<Prediction> decode_outputs(const Outputs& out, const ModelMetadata& 
         const float* g = &out.gender[i * S];
         const float* a = &out.age_group[i * G];
         const std::size_t gi = static_cast<std::size_t>(std::max_element(g, g + S) - g);  // np.argmax: first max
-        const std::size_t ai = static_cast<std::size_t>(std::max_element(a, a + G) - a);
+        std::size_t ai = static_cast<std::size_t>(std::max_element(a, a + G) - a);
+        if (meta.age_group_rule == "expected_age") ai = nearest_group(out.age_mean[i], meta.age_groups);
         p.age_group = meta.age_groups[ai];
         for (std::size_t k = 0; k < G; ++k) p.age_group_probs.emplace_back(meta.age_groups[k], double(a[k]));
         p.age = out.age_mean[i];

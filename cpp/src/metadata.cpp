@@ -9,6 +9,20 @@ namespace agegender_edge {
 
 using nlohmann::json;
 
+std::optional<std::pair<int, int>> parse_group_label(const std::string& label) {
+    const auto dash = label.find('-');
+    if (dash == std::string::npos || dash == 0 || dash + 1 >= label.size()) return std::nullopt;
+    try {
+        std::size_t a = 0, b = 0;
+        const int lo = std::stoi(label.substr(0, dash), &a);
+        const int hi = std::stoi(label.substr(dash + 1), &b);
+        if (a != dash || b != label.size() - dash - 1) return std::nullopt;
+        return std::make_pair(lo, hi);
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
+
 namespace {
 
 int parse_version(const json& d, const std::string& source) {
@@ -81,11 +95,24 @@ ModelMetadata ModelMetadata::from_json(const std::string& text, const std::strin
             if (c.contains("chip")) m.crop.chip = c["chip"].get<std::string>();
             if (c.contains("resize_to")) m.crop.resize_to = c["resize_to"].get<int>();
             if (c.contains("interpolation")) m.crop.interpolation = c["interpolation"].get<std::string>();
+            if (c.contains("calibration")) {
+                const json& cal = c["calibration"];
+                if (!cal.is_object()) throw std::invalid_argument("crop.calibration is not an object");
+                for (const auto& [det, v] : cal.items()) {
+                    CropSpec::Calibration k;
+                    k.scale = v.at("scale").get<double>();
+                    k.dx = v.value("dx", 0.0);
+                    k.dy = v.value("dy", 0.0);
+                    if (!(k.scale > 0.0 && k.scale < 100.0)) throw std::invalid_argument("crop.calibration scale out of range");
+                    m.crop.calibration[det] = k;
+                }
+            }
         }
         m.age_groups = d.at("age_groups").get<std::vector<std::string>>();
         for (const auto& b : d.at("age_bins")) m.age_bins.push_back(b.get<float>());
         m.gender_labels = d.at("gender_labels").get<std::vector<std::string>>();
         if (d.contains("flip_tta")) m.flip_tta = d["flip_tta"].get<bool>();
+        if (d.contains("age_group_rule")) m.age_group_rule = d["age_group_rule"].get<std::string>();
         if (d.contains("precision")) m.precision = d["precision"].get<std::string>();
         if (d.contains("licence")) m.licence = d["licence"].get<std::string>();
         if (d.contains("weights_sha256") && !d["weights_sha256"].is_null())
@@ -110,6 +137,11 @@ ModelMetadata ModelMetadata::from_json(const std::string& text, const std::strin
         for (float v : s.std)
             if (!(std::fabs(v) > 0.0f)) bad("input.std must be non-zero");
     if (m.age_groups.empty()) bad("age_groups is empty");
+    if (m.age_group_rule != "argmax" && m.age_group_rule != "expected_age")
+        throw ModelFormatError(source + ": unknown age_group_rule '" + m.age_group_rule + "' (want argmax or expected_age)");
+    if (m.age_group_rule == "expected_age")
+        for (const auto& g : m.age_groups)
+            if (!parse_group_label(g)) bad("age group label '" + g + "' is not LO-HI (needed by age_group_rule expected_age)");
     if (m.age_bins.size() < 2) bad("age_bins needs at least 2 bins");
     if (m.gender_labels.size() != 2) bad("gender_labels must have 2 labels");
     return m;

@@ -184,6 +184,29 @@ void test_quantiles() {
     CHECK(age_quantile(plateau, bins, 0.1) == 0.0f && std::fabs(age_quantile(plateau, bins, 0.9) - 3.75f) < 1e-6f);
 }
 
+void test_age_group_rule() {
+    const std::vector<std::string> g = {"0-2", "4-6", "8-12", "15-20", "25-32", "38-43", "48-53", "60-100"};
+    // expected values from agegender_edge.labels.nearest_group (Python)
+    const double ages[] = {0, 3.4, 3.5, 4.5, 13.5, 14.49, 22.5, 35.5, 45.5, 56.5, 57, 120};
+    const std::size_t want[] = {0, 0, 1, 1, 3, 3, 3, 5, 6, 6, 7, 7};
+    for (std::size_t i = 0; i < 12; ++i) CHECK(nearest_group(ages[i], g) == want[i]);
+    std::string rule = kGoodMeta;
+    rule.replace(rule.find("\"format_version\":1"), 18, "\"format_version\":1,\"age_group_rule\":\"expected_age\"");
+    CHECK(ModelMetadata::from_json(rule, "t").age_group_rule == "expected_age");
+    std::string bad_labels = rule;
+    bad_labels.replace(bad_labels.find("\"4-6\""), 5, "\"4to6\"");
+    CHECK(throws<ModelFormatError>([&] { ModelMetadata::from_json(bad_labels, "t"); }, "is not LO-HI"));
+    std::string unknown = kGoodMeta;
+    unknown.replace(unknown.find("\"format_version\":1"), 18, "\"format_version\":1,\"age_group_rule\":\"median\"");
+    CHECK(throws<ModelFormatError>([&] { ModelMetadata::from_json(unknown, "t"); }, "unknown age_group_rule"));
+    std::string cal = kGoodMeta;
+    cal.replace(cal.find("\"interpolation\":\"area\""), 22,
+                "\"interpolation\":\"area\",\"calibration\":{\"haar\":{\"scale\":1.5,\"dy\":0.1}}");
+    const ModelMetadata m = ModelMetadata::from_json(cal, "t");
+    CHECK(m.crop.calibration.count("haar") == 1 && m.crop.calibration.at("haar").scale == 1.5 &&
+          m.crop.calibration.at("haar").dx == 0.0 && m.crop.calibration.at("haar").dy == 0.1);
+}
+
 void test_images(const std::string& face_path) {
     const cv::Mat face = load_image(face_path);
     CHECK(face.type() == CV_8UC3 && face.rows == 200 && face.cols == 200);
@@ -302,6 +325,7 @@ int main(int argc, char** argv) {
         {"geometry", test_geometry},
         {"chip_to_input", test_chip_to_input},
         {"quantiles", test_quantiles},
+        {"age_group_rule", test_age_group_rule},
         {"images", [&] { test_images(face); }},
         {"json", test_json},
         {"engine_cache_key", test_engine_cache_key},

@@ -116,6 +116,10 @@ def check_canvases(args, predictor_cls, labels) -> bool:
                 fa = a["faces"][best]
                 unused.remove(best)
                 min_iou = min(min_iou, iou(fa["box"], fb["box"]))
+                if fa["box"] == fb["box"] and fa["crop_box"] != fb["crop_box"]:
+                    print(f"FAIL {det}: same box, different crop box {fa['crop_box']} vs {fb['crop_box']}: the chip "
+                          f"calibration in cpp/include/agegender_edge/detection.hpp differs from detection/{det}.py")
+                    ok = False
                 max_box = max(max_box, *(abs(fa["box"][k] - fb["box"][k]) for k in ("x", "y", "width", "height")))
                 d.add(fa, fb, labels)
             # the same ground-truth faces are found (a GT face counts as found at IoU >= 0.3)

@@ -25,3 +25,13 @@ def test_metrics_on_a_hand_computed_case():
     d = rep.to_dict()
     for key in ("n", "gender_accuracy", "age_group_accuracy", "one_off_accuracy", "age_mae", "per_group"):
         assert key in d
+
+
+def test_expected_age_rule_buckets_the_predicted_age():
+    # the group distribution says 15-20 (argmax) but the expected age 24 falls in 25-32 (23-35 nearest)
+    probs = np.array([[0, 0, 0, 0.6, 0.4, 0, 0, 0]], dtype=np.float32)
+    argmax = Predictions(np.array([[0.5, 0.5]]), probs, np.array([24.0]))
+    by_age = Predictions(np.array([[0.5, 0.5]]), probs, np.array([24.0]), "expected_age")
+    assert argmax.age_group.tolist() == [3] and by_age.age_group.tolist() == [4]
+    rep = evaluate_predictions(by_age, np.array([1]), np.array([4]), np.array([24.0]))
+    assert rep.age_group_accuracy == 1.0 and rep.extra["age_group_accuracy_argmax"] == 0.0

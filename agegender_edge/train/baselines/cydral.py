@@ -50,4 +50,5 @@ class CydralBaseline:
             g_out.append(pg)
             p_out.append(pa @ self.groups)
             m_out.append(pa @ AGE_WEIGHTS)
-        return Predictions(np.concatenate(g_out), np.concatenate(p_out), np.concatenate(m_out))
+        # as in shared/data's baseline figures: the group of the predicted age ("pred_group_from_age")
+        return Predictions(np.concatenate(g_out), np.concatenate(p_out), np.concatenate(m_out), "expected_age")

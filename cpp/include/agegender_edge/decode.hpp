@@ -23,6 +23,9 @@ struct Prediction {
 // Quantile q of a distribution over `bins` (numpy: cumsum, normalise, np.interp), float32 result.
 float age_quantile(const float* bin_probs, const std::vector<float>& bins, double q);
 
+// Index of the group nearest to `age` (labels.py nearest_group over the parsed labels).
+std::size_t nearest_group(double age, const std::vector<std::string>& labels);
+
 std::vector<Prediction> decode_outputs(const Outputs& out, const ModelMetadata& meta);
 
 }  // namespace agegender_edge

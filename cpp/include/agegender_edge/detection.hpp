@@ -29,8 +29,8 @@ struct ChipCalibration {
 
 // Values from agegender_edge/detection/haar.py and yunet.py (HaarDetector.calibration,
 // YuNetDetector.calibration): keep them in sync.
-inline constexpr ChipCalibration kHaarCalibration{1.20, 0.0, 0.066};
-inline constexpr ChipCalibration kYuNetCalibration{1.095, 0.005, 0.018};
+inline constexpr ChipCalibration kHaarCalibration{1.198, 0.006, 0.065};
+inline constexpr ChipCalibration kYuNetCalibration{1.094, -0.006, 0.019};
 inline constexpr ChipCalibration kWholeImageCalibration{1.0, 0.0, 0.0};
 
 class FaceDetector {
@@ -41,6 +41,7 @@ public:
     virtual ~FaceDetector() = default;
     virtual std::vector<Detection> detect(const cv::Mat& bgr);
     virtual const ChipCalibration& calibration() const = 0;
+    virtual std::string name() const = 0;  // "haar" | "yunet" | "none" (metadata crop.calibration key)
     virtual std::string describe() const = 0;
 
 protected:
@@ -53,6 +54,7 @@ public:
     WholeImageDetector() : FaceDetector(0, 1) {}
     std::vector<Detection> detect(const cv::Mat& bgr) override { return detect_one(bgr); }
     const ChipCalibration& calibration() const override { return calib_; }
+    std::string name() const override { return "none"; }
     std::string describe() const override { return "none"; }
 
 protected:
@@ -69,6 +71,7 @@ public:
                           double scale_factor = 1.1, int min_neighbors = 5, int min_size = 24);
     ~HaarDetector() override;
     const ChipCalibration& calibration() const override { return calib_; }
+    std::string name() const override { return "haar"; }
     std::string describe() const override;
 
 protected:
@@ -92,6 +95,7 @@ public:
                            float score_threshold = 0.6f, float nms_threshold = 0.3f, int top_k = 5000);
     ~YuNetDetector() override;
     const ChipCalibration& calibration() const override { return calib_; }
+    std::string name() const override { return "yunet"; }
     std::string describe() const override;
 
 protected:

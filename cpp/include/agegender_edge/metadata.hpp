@@ -4,8 +4,10 @@
 #pragma once
 
 #include <array>
+#include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace agegender_edge {
@@ -38,6 +40,10 @@ struct CropSpec {
     std::string chip = "utkface";
     int resize_to = 112;
     std::string interpolation = "area";  // "area" | "linear" | "cubic"
+    // Optional (not written by the exporter yet): per-detector chip calibration
+    // {"haar": {"scale": s, "dx": x, "dy": y}, ...}; overrides the built-in values of detection.hpp.
+    struct Calibration { double scale = 1.0, dx = 0.0, dy = 0.0; };
+    std::map<std::string, Calibration> calibration;
 };
 
 struct ModelMetadata {
@@ -49,6 +55,9 @@ struct ModelMetadata {
     std::vector<float> age_bins;
     std::vector<std::string> gender_labels = {"female", "male"};
     bool flip_tta = false;
+    // "argmax": the most probable group; "expected_age": the group (nearest rule) of the expected
+    // age (metadata.py AGE_GROUP_RULES; absent = "argmax").
+    std::string age_group_rule = "argmax";
     std::string precision = "fp32";
     std::string licence;
     int format_version = kFormatVersion;
@@ -59,5 +68,8 @@ struct ModelMetadata {
     // (invalid JSON, missing keys, wrong types, format_version > kFormatVersion or < 1, ...).
     static ModelMetadata from_json(const std::string& text, const std::string& source);
 };
+
+// "25-32" -> (25, 32) (labels.py parse_group_label); nullopt when the label is not LO-HI.
+std::optional<std::pair<int, int>> parse_group_label(const std::string& label);
 
 }  // namespace agegender_edge
