@@ -154,7 +154,10 @@ def main(argv=None) -> int:
           f"UTKFace val, n={len(x)}; calibration {len(cal)} train faces ({a.calibrate_method}); "
           f"ONNX Runtime {result['environment']['onnxruntime']}, {a.threads} threads, batch {a.batch}; "
           f"CPU: {result['environment']['cpu'].get('model', '?')} ({', '.join(result['environment']['cpu'].get('isa', []))}).",
-          f"Speed: median of {a.rounds} interleaved rounds of {a.seconds:g} s each, same run.", "",
+          f"Speed: median of {a.rounds} interleaved rounds of {a.seconds:g} s each, same run "
+          f"(1-min load average before the run: {result['environment']['load1_before']:.1f} on "
+          f"{result['environment']['cpu'].get('logical_cpus')} CPUs: absolute faces/s depend on other load, "
+          f"the ratio is the result).", "",
           "| model | faces/s | speed-up | gender | 8-group | 1-off | MAE (y) |", "|---|---|---|---|---|---|---|"]
     for k in sessions:
         sp, ac = speed[k]["faces_per_s_median"], acc[k]

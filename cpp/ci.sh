@@ -44,7 +44,7 @@ echo "cpp/ci.sh: release build took $(( $(date +%s) - start ))s"
 # --- AddressSanitizer + UndefinedBehaviorSanitizer: unit and bad-input tests ---------------------
 if [ "${SKIP_ASAN:-0}" != "1" ]; then
   start=$(date +%s)
-  cmake -S . -B build-cpp-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAGEGENDER_EDGE_SANITIZE=address,undefined \
+  cmake -S . -B build-cpp-asan -DCMAKE_BUILD_TYPE=Debug -DAGEGENDER_EDGE_SANITIZE=address,undefined \
         "${COMMON[@]}" >/dev/null
   cmake --build build-cpp-asan -j "$JOBS" --target agegender-edge-cpp agegender_edge_unit_tests make_test_inputs
   echo "cpp/ci.sh: sanitizer build took $(( $(date +%s) - start ))s"

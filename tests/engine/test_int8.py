@@ -20,7 +20,7 @@ def _run(model, x):
 
 @pytest.fixture(scope="module")
 def int8_cpu(onnx_model, train_faces):
-    return quantize_int8(onnx_model, train_faces, Int8Options(target="cpu"))
+    return quantize_int8(onnx_model, train_faces, Int8Options(target="cpu", keep_first_conv_fp32=False))
 
 
 def test_int8_cpu_graph_and_metadata(int8_cpu, onnx_model, train_faces):
