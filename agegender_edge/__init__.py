@@ -8,8 +8,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ._version import __version__
-from .errors import (AgeGenderError, BackendUnavailableError, ImageTooLargeError, InvalidImageError,
-                     MissingDependencyError, ModelError, ModelFormatError, ModelIntegrityError)
+from .errors import (AgeGenderError, BackendUnavailableError, BatchTooLargeError, ImageTooLargeError,
+                     InvalidImageError, MissingDependencyError, ModelError, ModelFormatError, ModelIntegrityError,
+                     OutputPathError, ResourceLimitError)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .metadata import ModelMetadata
@@ -26,7 +27,8 @@ _LAZY = {
 
 __all__ = ["__version__", "Predictor", "FaceResult", "ImageResult", "BoundingBox", "ModelMetadata",
            "AgeGenderError", "InvalidImageError", "ImageTooLargeError", "ModelError", "ModelFormatError",
-           "ModelIntegrityError", "BackendUnavailableError", "MissingDependencyError"]
+           "ModelIntegrityError", "BackendUnavailableError", "MissingDependencyError", "ResourceLimitError",
+           "BatchTooLargeError", "OutputPathError"]
 
 
 def __getattr__(name: str):

@@ -24,7 +24,8 @@ from .decode import decode_outputs
 from .detection import DetectorSpec, FaceDetector, create_detector
 from .detection.whole_image import WholeImage
 from .errors import AgeGenderError, InvalidImageError, ModelError
-from .imageio import DEFAULT_MAX_PIXELS, ImageInput, describe_source, load_image
+from .imageio import (DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_PIXELS, ImageInput, check_batch_bytes, describe_source,
+                      load_image)
 from .metadata import ModelMetadata
 from .preprocess import InputBatch, chip_to_input, cut_square, square_region
 from .results import BoundingBox, FaceResult, ImageResult
@@ -66,13 +67,18 @@ class Predictor:
         batch_size: faces per inference call.
         max_pixels: images over this many pixels are refused before decoding.
         max_faces: at most this many faces (highest scores) per image.
+        max_batch_bytes: input bytes (file sizes, encoded bytes, array buffers) one ``predict`` /
+            ``predict_faces`` call may carry; over it the call raises BatchTooLargeError before
+            decoding. ``predict_iter`` streams, so it refuses single encoded images over it
+            instead (ImageTooLargeError). None: no limit. Default 1 GiB.
         workers: threads for decode / detect / crop.
         metadata: preprocessing for an ONNX file exported elsewhere (without our metadata).
     """
 
     def __init__(self, model: Union[str, Path, None] = None, backend: str = "auto",
                  device: Optional[str] = None, detector: DetectorSpec = "auto", batch_size: int = 32,
-                 max_pixels: int = DEFAULT_MAX_PIXELS, max_faces: int = 64, workers: int = 2,
+                 max_pixels: int = DEFAULT_MAX_PIXELS, max_faces: int = 64,
+                 max_batch_bytes: Optional[int] = DEFAULT_MAX_BATCH_BYTES, workers: int = 2,
                  detect_max_side: int = 960, ort_options: OrtOptions = OrtOptions(),
                  metadata: Optional[ModelMetadata] = None, engine_cache_dir: Optional[Path] = None):
         if batch_size < 1:
@@ -83,6 +89,7 @@ class Predictor:
                              f"(reinstall agegender-edge, or pass model=PATH)")
         self.batch_size = batch_size
         self.max_pixels = max_pixels
+        self.max_batch_bytes = max_batch_bytes
         self.workers = max(1, workers)
         self.runner: Runner = create_runner(self.model_path, backend=backend, device=device,
                                             ort_options=ort_options, metadata=metadata,
@@ -121,7 +128,7 @@ class Predictor:
     def _prepare(self, index: int, item: ImageInput, colour_order: Optional[str], detector: FaceDetector) -> _Prepared:
         prep = _Prepared(index=index, source=describe_source(item, index))
         try:
-            img = load_image(item, colour_order, self.max_pixels, index)
+            img = load_image(item, colour_order, self.max_pixels, index, max_bytes=self.max_batch_bytes)
             bgr = img.bgr
             prep.height, prep.width = bgr.shape[:2]
             for det in detector.detect(bgr):
@@ -202,6 +209,7 @@ class Predictor:
         items = [images] if single else list(images)
         if colour_order is not None and colour_order not in ("BGR", "RGB"):
             raise ValueError(f"colour_order must be 'BGR' or 'RGB', not {colour_order!r}")
+        check_batch_bytes(items, self.max_batch_bytes)
         results = list(self.predict_iter(items, colour_order, chunk=max(len(items), 1)))
         return results[0] if single else results
 
@@ -211,5 +219,6 @@ class Predictor:
         each crop is one face."""
         single = not isinstance(crops, (list, tuple))
         items = [crops] if single else list(crops)
+        check_batch_bytes(items, self.max_batch_bytes)
         results = list(self.predict_iter(items, colour_order, chunk=max(len(items), 1), detector=self._whole))
         return results[0] if single else results

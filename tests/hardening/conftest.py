@@ -7,7 +7,6 @@ exist, so only the shipped model is used there.
 """
 from __future__ import annotations
 
-import glob
 from pathlib import Path
 
 import pytest

@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 THREADS, CALLS = 8, 200
 
 
@@ -28,15 +30,25 @@ def _hammer(fn, n_threads: int, calls: int):
     return out, errs
 
 
-def test_8_threads_x_200_calls_equal_single_threaded(chips_predictor, face_paths):
+@pytest.fixture(scope="module")
+def shared_predictor(model_path):
+    """Default ONNX Runtime options (intra-op threads = cores), as a user would create it."""
+    from agegender_edge.predictor import Predictor
+
+    with Predictor(model_path, backend="onnxruntime", device="cpu", detector=None) as p:
+        yield p
+
+
+def test_8_threads_x_200_calls_equal_single_threaded(shared_predictor, face_paths):
+    predictor = shared_predictor
     items = [p.read_bytes() for p in face_paths]            # real UTKFace faces, decoded on every call
-    single = [chips_predictor.predict_faces(x) for x in items]
+    single = [predictor.predict_faces(x) for x in items]
     assert all(r.ok and len(r.faces) == 1 for r in single)
-    calls_before = chips_predictor.inference_calls
+    calls_before = predictor.inference_calls
 
     def call(t, k):
         i = (t * 31 + k * 7) % len(items)
-        return i, chips_predictor.predict_faces(items[i])
+        return i, predictor.predict_faces(items[i])
 
     out, errs = _hammer(call, THREADS, CALLS)
     assert not errs, errs[:3]
@@ -44,7 +56,7 @@ def test_8_threads_x_200_calls_equal_single_threaded(chips_predictor, face_paths
     mismatches = [(t, k, i) for t, k, (i, r) in out
                   if r.faces != single[i].faces or r.error is not None or r.source != single[i].source]
     assert not mismatches, f"{len(mismatches)} outputs differ from single-threaded, e.g. {mismatches[:5]}"
-    assert chips_predictor.inference_calls - calls_before == THREADS * CALLS
+    assert predictor.inference_calls - calls_before == THREADS * CALLS
 
 
 def test_threads_share_the_full_pipeline(haar_predictor, canvas_paths, face_paths):

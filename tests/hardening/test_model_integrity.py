@@ -6,7 +6,6 @@ import ast
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from agegender_edge.backends.onnxruntime import OnnxRuntimeRunner, OrtOptions
