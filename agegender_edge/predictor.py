@@ -205,20 +205,21 @@ class Predictor:
         Images: file paths, encoded bytes, or numpy arrays (uint8/uint16, gray/3/4 channels) with
         ``colour_order="BGR"`` (OpenCV) or ``"RGB"`` (PIL, scikit-image) given explicitly.
         """
-        single = not isinstance(images, (list, tuple))
-        items = [images] if single else list(images)
-        if colour_order is not None and colour_order not in ("BGR", "RGB"):
-            raise ValueError(f"colour_order must be 'BGR' or 'RGB', not {colour_order!r}")
-        check_batch_bytes(items, self.max_batch_bytes)
-        results = list(self.predict_iter(items, colour_order, chunk=max(len(items), 1)))
-        return results[0] if single else results
+        return self._predict_all(images, colour_order, self.detector)
 
     def predict_faces(self, crops: Union[ImageInput, Sequence[ImageInput]], colour_order: Optional[str] = None
                       ) -> Union[ImageResult, list[ImageResult]]:
         """Faces already cropped like the training chips (UTKFace / Adience style): no detection,
         each crop is one face."""
-        single = not isinstance(crops, (list, tuple))
-        items = [crops] if single else list(crops)
+        return self._predict_all(crops, colour_order, self._whole)
+
+    def _predict_all(self, images, colour_order: Optional[str], detector: FaceDetector
+                     ) -> Union[ImageResult, list[ImageResult]]:
+        """One call = one chunk: all faces of all images share the inference batches."""
+        single = not isinstance(images, (list, tuple))
+        items = [images] if single else list(images)
+        if colour_order is not None and colour_order not in ("BGR", "RGB"):
+            raise ValueError(f"colour_order must be 'BGR' or 'RGB', not {colour_order!r}")
         check_batch_bytes(items, self.max_batch_bytes)
-        results = list(self.predict_iter(items, colour_order, chunk=max(len(items), 1), detector=self._whole))
+        results = list(self.predict_iter(items, colour_order, chunk=max(len(items), 1), detector=detector))
         return results[0] if single else results

@@ -64,7 +64,20 @@ class Target:
         return {"label": self.label, "backend": self.backend, "precision": self.precision}
 
 
-class OrtTarget(Target):
+class RunnerTarget(Target):
+    """A target backed by one of the SDK's runners (backends/*): inference and teardown are the runner's."""
+
+    runner = None
+
+    def infer(self, batch: np.ndarray):
+        return self.runner.infer(batch)
+
+    def close(self) -> None:
+        if self.runner is not None:
+            self.runner.deactivate()
+
+
+class OrtTarget(RunnerTarget):
     backend = "onnxruntime"
 
     def __init__(self, model: Path, options: OrtOptions = OrtOptions(), device: str = "cpu",
@@ -93,13 +106,6 @@ class OrtTarget(Target):
         self.precision = onnx_precision(self.model, self.metadata)
         return self.metadata
 
-    def infer(self, batch: np.ndarray):
-        return self.runner.infer(batch)
-
-    def close(self) -> None:
-        if self.runner is not None:
-            self.runner.deactivate()
-
     def info(self) -> dict:
         d = super().info()
         o = self.options
@@ -111,7 +117,7 @@ class OrtTarget(Target):
         return d
 
 
-class TensorRTTarget(Target):
+class TensorRTTarget(RunnerTarget):
     backend = "tensorrt"
 
     def __init__(self, model: Path, device: str = "cuda", max_batch_size: int = 32,
@@ -138,13 +144,6 @@ class TensorRTTarget(Target):
         self.metadata = self.runner.metadata
         self.precision = getattr(self.runner, "precision", None) or self.metadata.precision or "fp16"
         return self.metadata
-
-    def infer(self, batch: np.ndarray):
-        return self.runner.infer(batch)
-
-    def close(self) -> None:
-        if self.runner is not None:
-            self.runner.deactivate()
 
     def info(self) -> dict:
         d = super().info()
