@@ -8,7 +8,6 @@ One bad image yields an ImageResult with ``error`` set; the other images are una
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -32,14 +31,8 @@ from .results import BoundingBox, FaceResult, ImageResult
 
 log = logging.getLogger("agegender_edge")
 
-DEFAULT_MODEL_NAME = "edge_resnet_utkface.onnx"
-MODEL_ENV = "AGEGENDER_EDGE_MODEL"
-
-
-def default_model_path() -> Path:
-    """The model shipped inside the package (no download), or $AGEGENDER_EDGE_MODEL."""
-    env = os.environ.get(MODEL_ENV)
-    return Path(env) if env else Path(__file__).parent / "weights" / DEFAULT_MODEL_NAME
+# re-exported: callers and tests import these from here
+from .shipped import MODEL_ENV, default_model_path, resolve_model  # noqa: E402,F401
 
 
 @dataclass
@@ -59,7 +52,8 @@ class Predictor:
     """Age group, age and gender for every face in a batch of images.
 
     Args:
-        model: ``.onnx`` or TensorRT ``.engine`` path; default: the model shipped in the package.
+        model: ``.onnx`` or TensorRT ``.engine`` path, or the name of a shipped model
+            (``agegender_edge.shipped.shipped_models()``); default: ``edge_resnet_utkface``.
         backend: "auto" | "onnxruntime" | "tensorrt" (see backends/select.py for the order).
         device: None (best available), "cpu", "cuda" or "cuda:N".
         detector: "auto" (YuNet if $AGEGENDER_EDGE_YUNET names its file, else Haar), "haar",
@@ -83,7 +77,7 @@ class Predictor:
                  metadata: Optional[ModelMetadata] = None, engine_cache_dir: Optional[Path] = None):
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
-        self.model_path = Path(model) if model is not None else default_model_path()
+        self.model_path = resolve_model(model)
         if model is None and not self.model_path.is_file():
             raise ModelError(f"{self.model_path}: the default model is missing from this installation "
                              f"(reinstall agegender-edge, or pass model=PATH)")

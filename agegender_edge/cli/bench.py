@@ -64,8 +64,8 @@ class _Progress:
 
 
 @click.command(context_settings={"max_content_width": 110})
-@click.option("--model", "models", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Model to time (.onnx; .engine/.plan for TensorRT). Repeat to compare models side by side, "
+@click.option("--model", "models", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Model to time (.onnx, a shipped model name; .engine/.plan for TensorRT). Repeat to compare models side by side, "
                    "e.g. an FP32 and an INT8 export. Default: the model shipped in the package.")
 @click.option("--backend", "backends", multiple=True, type=click.Choice(["auto", "onnxruntime", "tensorrt"]),
               default=("auto",), show_default=True,
@@ -140,10 +140,17 @@ def bench(models, backends, device, torch_checkpoint, batch_sizes, faces, face_l
     from ..bench.targets import OrtTarget, TensorRTTarget, TorchTarget
     from ..bench.timing import Budget
     from ..errors import AgeGenderError
-    from ..predictor import default_model_path
+    from ..shipped import default_model_path, resolve_model
 
     warm = _budget(warmup, "--warmup")
     measure = Budget(count=iterations) if iterations else _budget(duration, "--duration", min_count=3)
+    try:
+        models = tuple(resolve_model(m) for m in models)
+    except AgeGenderError as exc:
+        raise click.ClickException(str(exc))
+    missing = [str(m) for m in models if not m.is_file()]
+    if missing:
+        raise click.ClickException(f"model not found: {', '.join(missing)}")
     if not models:
         default = default_model_path()
         if not default.is_file():

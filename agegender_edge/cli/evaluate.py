@@ -12,8 +12,8 @@ from .main import require_extra
 
 @click.command()
 @click.argument("data", type=click.Path(exists=True, path_type=Path))
-@click.option("--model", type=click.Path(exists=True, path_type=Path), default=None,
-              help="Our .onnx (default: the shipped model), a training checkpoint .pt, or the CC0 baseline "
+@click.option("--model", type=click.Path(path_type=Path), default=None,
+              help="Our .onnx or a shipped model name (default: edge_resnet_utkface), a training checkpoint .pt, or the CC0 baseline "
                    "folder (../shared/data/models/cydral_dlib_age_gender).")
 @click.option("--split", default=None, help="For .h5 data: the split to evaluate (e.g. val).")
 @click.option("--fold", "folds", multiple=True, type=click.IntRange(0, 4), help="For Adience .h5: fold(s) to evaluate.")
@@ -41,9 +41,14 @@ def evaluate(data: Path, model: Optional[Path], split: Optional[str], folds: tup
 
     if data.suffix in (".h5", ".hdf5"):
         require_extra("h5py", "train", "evaluating an .h5")
-    if model is None:
-        from ..predictor import default_model_path
-        model = default_model_path()
+    from ..errors import AgeGenderError
+    from ..shipped import resolve_model
+    try:
+        model = resolve_model(model)
+    except AgeGenderError as exc:
+        raise click.ClickException(str(exc))
+    if not model.exists():
+        raise click.ClickException(f"model not found: {model}")
     if model.suffix == ".pt":
         require_extra("torch", "train", "evaluating a checkpoint")
     try:

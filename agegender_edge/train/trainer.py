@@ -52,6 +52,11 @@ class TrainConfig:
     aug_shift: float = 0.06
     dropout: Optional[float] = None       # None: the architecture's default (LH 0.5, edge 0.2)
     gender_label_smoothing: float = 0.0
+    # Knowledge distillation ("born-again"): soft targets from a trained checkpoint of any
+    # architecture, computed once on flip-averaged centre crops of the training faces, mixed
+    # into the hard targets with this weight. Selection stays on val.
+    teacher: Optional[str] = None
+    distill_weight: float = 0.5
     seed: int = 0
     threads: int = 2
     bf16: bool = True
@@ -94,18 +99,32 @@ def age_targets(age: torch.Tensor, bins: torch.Tensor, sigma0: float, slope: flo
     return torch.softmax(logits, dim=1)
 
 
-def loss_fn(gender_logits, age_logits, gender, age, age_group, bins, groups, cfg: TrainConfig):
+def soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return -(target * F.log_softmax(logits, dim=1)).sum(1).mean()
+
+
+def loss_fn(gender_logits, age_logits, gender, age, age_group, bins, groups, cfg: TrainConfig,
+            teacher_gender: Optional[torch.Tensor] = None, teacher_age: Optional[torch.Tensor] = None):
+    """Gender CE + age label-distribution KL (+ L1 on the expected age); with teacher probabilities,
+    each hard target is mixed with the teacher's distribution (weight cfg.distill_weight)."""
     gender_logits = gender_logits.float()
     age_logits = age_logits.float()
+    w = cfg.distill_weight if teacher_gender is not None else 0.0
     has_gender = gender >= 0
-    lg = (F.cross_entropy(gender_logits[has_gender], gender[has_gender], label_smoothing=cfg.gender_label_smoothing)
-          if has_gender.any() else gender_logits.sum() * 0)
+    lg = gender_logits.sum() * 0
+    if has_gender.any():
+        lg = lg + (1 - w) * F.cross_entropy(gender_logits[has_gender], gender[has_gender],
+                                            label_smoothing=cfg.gender_label_smoothing)
+    if w > 0:
+        lg = lg + w * soft_cross_entropy(gender_logits, teacher_gender.float())
     logp = F.log_softmax(age_logits, dim=1)
     exact = torch.isfinite(age)
     la = age_logits.sum() * 0
     if exact.any() and len(bins) > len(groups.T):  # exact ages and 1-year bins: label distribution
         a = age[exact].clamp(0, float(bins[-1]))
         target = age_targets(a, bins, cfg.age_sigma, cfg.age_sigma_slope)
+        if w > 0 and teacher_age is not None and teacher_age.shape[1] == len(bins):
+            target = (1 - w) * target + w * teacher_age[exact].float()
         la = la + F.kl_div(logp[exact], target, reduction="batchmean")
         expected = logp[exact].exp() @ bins
         la = la + cfg.age_l1_weight * (expected - a).abs().mean()
@@ -131,6 +150,7 @@ class Trainer:
         self.groups = torch.from_numpy(bin_to_group_matrix(age_bins_for(cfg.age_bins)))
         self.ema = EMA(self.net, cfg.ema_decay)
         self.train_data, self.val_data = self._load_data()
+        self.teacher_gender, self.teacher_age = self._teacher_targets()
         self.steps_per_epoch = math.ceil(len(self.train_data) / cfg.batch_size)
         decay, no_decay = [], []
         for name, p in self.net.named_parameters():
@@ -165,6 +185,32 @@ class Trainer:
         if len(train) == 0 or len(val) == 0:
             raise ValueError(f"{cfg.data}: empty train ({len(train)}) or val ({len(val)}) selection")
         return self._resize(train), self._resize(val)
+
+    def _teacher_targets(self) -> tuple[Optional[np.ndarray], Optional[np.ndarray]]:
+        """Teacher probabilities on the training faces (gender (N, 2), age bins (N, B)), once."""
+        if not self.cfg.teacher:
+            return None, None
+        net, tcfg = load_best(Path(self.cfg.teacher))
+        if tcfg.age_bins != self.cfg.age_bins:
+            raise ValueError(f"teacher {self.cfg.teacher} has {tcfg.age_bins} age bins, student {self.cfg.age_bins}")
+        t_arch = get_arch(tcfg.model)
+        if t_arch.crop.resize_to != self.arch.crop.resize_to:
+            raise ValueError(f"teacher input {t_arch.crop.resize_to} px != student {self.arch.crop.resize_to} px")
+        norm = Normalize(t_arch.input.mean, t_arch.input.std)
+        net = net.to(memory_format=torch.channels_last)
+        images = self.train_data.images
+        out_g, out_a = [], []
+        with torch.no_grad():
+            for s in range(0, len(images), 256):
+                x = norm(to_tensor(center_crop(images[s:s + 256], t_arch.input.size)))
+                pg = pa = 0
+                for xi in (x, torch.flip(x, dims=[3])):
+                    with self._autocast():
+                        g, a = net(xi)
+                    pg = pg + torch.softmax(g.float(), 1) / 2
+                    pa = pa + torch.softmax(a.float(), 1) / 2
+                out_g.append(pg.numpy()); out_a.append(pa.numpy())
+        return np.concatenate(out_g).astype(np.float32), np.concatenate(out_a).astype(np.float32)
 
     # -- checkpoints ----------------------------------------------------------------------
     def _state(self) -> dict:
@@ -246,8 +292,11 @@ class Trainer:
             x = self.norm(photometric(x, rng))
             with self._autocast():
                 g, a = self.net(x)
+            tg = ta = None
+            if self.teacher_gender is not None:
+                tg, ta = torch.from_numpy(self.teacher_gender[idx]), torch.from_numpy(self.teacher_age[idx])
             loss, lg, la = loss_fn(g, a, torch.from_numpy(d.gender[idx]), torch.from_numpy(d.age[idx]),
-                                   torch.from_numpy(d.age_group[idx]), self.bins, self.groups, cfg)
+                                   torch.from_numpy(d.age_group[idx]), self.bins, self.groups, cfg, tg, ta)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()

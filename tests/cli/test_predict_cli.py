@@ -50,3 +50,15 @@ def test_exit_code_is_one_only_when_nothing_was_processed(tmp_path, shipped_mode
 def test_missing_model_is_a_clear_error(tmp_path):
     r = invoke("predict", FIXTURES / "multi_face_canvas_0.jpg", "--model", tmp_path / "nope.onnx")
     assert r.exit_code == 1 and "model file not found" in r.stderr
+
+
+def test_shipped_model_by_name(shipped_model):
+    from agegender_edge.shipped import shipped_models
+
+    for name in shipped_models():
+        r = invoke("predict", FACES_48 / sorted(p.name for p in FACES_48.glob("*.jpg"))[0], "--model", name,
+                   "--detector", "none", "--format", "json")
+        assert r.exit_code == 0, r.stderr
+        assert json.loads(r.stdout)[0]["faces"][0]["gender"] in ("female", "male")
+    r = invoke("predict", FIXTURES / "multi_face_canvas_0.jpg", "--model", "edge_resnet_utkface_nope")
+    assert r.exit_code == 1 and "neither a file nor a shipped model" in r.stderr

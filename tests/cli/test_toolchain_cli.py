@@ -100,3 +100,33 @@ def test_adience_five_fold_cross_validation(tmp_path):
         assert len(folds) == 5 and all(0 <= v <= 1 for v in folds)
         assert rep[key] == pytest.approx(np.mean(folds))
     assert "fold 4:" in r.output and "±" in r.output
+
+
+def test_train_from_a_committed_config_with_overrides(tmp_path):
+    """--config reproduces a run from its config.json; command-line options override it."""
+    from ..conftest import REPO
+
+    folder = tmp_path / "utk"
+    folder.mkdir()
+    for f in sorted(FACES_48.glob("*.jpg")):
+        shutil.copy(f, folder / f.name)
+    (folder / "labels.csv").write_text("file,split\n" + "\n".join(
+        f"{f.name},{'val' if i % 3 == 0 else 'train'}" for i, f in enumerate(sorted(folder.glob("*.jpg")))))
+    h5 = tmp_path / "utk.h5"
+    assert invoke("prepare", "utkface", folder, "--out", h5).exit_code == 0
+    shipped = json.loads((REPO / "training" / "edge_resnet_utkface" / "config.json").read_text())
+    cfg = dict(shipped, teacher=None)
+    (tmp_path / "c.json").write_text(json.dumps(cfg))
+    run = tmp_path / "run"
+    r = invoke("train", "--config", tmp_path / "c.json", "--data", h5, "--out", run, "--epochs", 1,
+               "--batch-size", 16, "--no-progress")
+    assert r.exit_code == 0, r.output
+    used = json.loads((run / "config.json").read_text())
+    assert used["epochs"] == 1 and used["batch_size"] == 16 and used["data"] == str(h5)
+    for key in ("augment", "dropout", "weight_decay", "gender_label_smoothing", "lr"):
+        assert used[key] == shipped[key]          # not given on the command line: from the file
+    (tmp_path / "bad.json").write_text(json.dumps(dict(cfg, learning_rate=1)))
+    r = invoke("train", "--config", tmp_path / "bad.json")
+    assert r.exit_code == 1 and "unknown training settings ['learning_rate']" in r.output
+    r = invoke("train", "--out", run)
+    assert r.exit_code == 2 and "--data and --out are required" in r.output

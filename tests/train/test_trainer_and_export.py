@@ -77,3 +77,43 @@ def test_export_parity_and_metadata(tiny_h5, tmp_path):
     out = sess.run(None, {"input": np.zeros((5, 3, 96, 96), np.float32)})
     assert out[0].shape == (5, 2) and out[1].shape == (5, 8) and out[2].shape == (5,)
     np.testing.assert_allclose(out[1].sum(1), 1, atol=1e-5)
+
+
+def test_distillation_mixes_teacher_targets(tiny_h5, tmp_path):
+    """A trained checkpoint as teacher: its flip-averaged probabilities on the training faces are
+    computed once, aligned with the training rows, and change the loss; weight 0 is the plain loss."""
+    from agegender_edge.train.trainer import loss_fn
+
+    teacher_cfg = TrainConfig(data=str(tiny_h5), out_dir=str(tmp_path / "teacher"), epochs=1, batch_size=16)
+    Trainer(teacher_cfg).fit(progress=False, log=lambda s: None)
+    cfg = TrainConfig(data=str(tiny_h5), out_dir=str(tmp_path / "student"), epochs=1, batch_size=16,
+                      teacher=str(tmp_path / "teacher" / "best.pt"), distill_weight=0.5)
+    t = Trainer(cfg)
+    n = len(t.train_data)
+    assert t.teacher_gender.shape == (n, 2) and t.teacher_age.shape == (n, 101)
+    np.testing.assert_allclose(t.teacher_gender.sum(1), 1, atol=1e-5)
+    np.testing.assert_allclose(t.teacher_age.sum(1), 1, atol=1e-4)
+    # row i of the targets is the teacher's output on training face i (checked on 3 faces)
+    net, _ = load_best(tmp_path / "teacher" / "best.pt")
+    x = t.norm(torch.from_numpy(t.train_data.images[:3, 8:104, 8:104]).permute(0, 3, 1, 2).float())
+    with torch.no_grad():
+        g = (torch.softmax(net(x)[0], 1) + torch.softmax(net(torch.flip(x, dims=[3]))[0], 1)) / 2
+    np.testing.assert_allclose(g.numpy(), t.teacher_gender[:3], atol=0.03)  # bf16 teacher pass
+    d = t.train_data
+    args = (torch.randn(n, 2), torch.randn(n, 101), torch.from_numpy(d.gender), torch.from_numpy(d.age),
+            torch.from_numpy(d.age_group), t.bins, t.groups)
+    plain = loss_fn(*args, cfg=TrainConfig())[0]
+    distilled = loss_fn(*args, cfg=cfg, teacher_gender=torch.from_numpy(t.teacher_gender),
+                        teacher_age=torch.from_numpy(t.teacher_age))[0]
+    weight0 = loss_fn(*args, cfg=TrainConfig(distill_weight=0.0), teacher_gender=torch.from_numpy(t.teacher_gender),
+                      teacher_age=torch.from_numpy(t.teacher_age))[0]
+    assert not torch.isclose(plain, distilled) and torch.isclose(plain, weight0)
+    t.fit(progress=False, log=lambda s: None)
+    assert json.loads((tmp_path / "student" / "config.json").read_text())["teacher"].endswith("best.pt")
+
+
+def test_teacher_with_other_age_bins_is_refused(tiny_h5, tmp_path):
+    Trainer(TrainConfig(data=str(tiny_h5), out_dir=str(tmp_path / "t8"), epochs=1, batch_size=16,
+                        age_bins=8)).fit(progress=False, log=lambda s: None)
+    with pytest.raises(ValueError, match="age bins"):
+        Trainer(TrainConfig(data=str(tiny_h5), out_dir=str(tmp_path / "s"), teacher=str(tmp_path / "t8" / "best.pt")))
