@@ -19,17 +19,25 @@ def age_quantiles(bin_probs: np.ndarray, bins: np.ndarray, qs=(0.1, 0.9)) -> np.
     return out
 
 
+def point_age(bin_probs: np.ndarray, bins: np.ndarray, mean: np.ndarray, estimate: str) -> np.ndarray:
+    """The reported age per face: the distribution's mean (the graph output) or its median."""
+    if estimate == "median":
+        return age_quantiles(bin_probs, bins, qs=(0.5,))[:, 0]
+    return np.asarray(mean, dtype=np.float32).reshape(-1)
+
+
 def decode_outputs(outputs: dict[str, np.ndarray], meta: ModelMetadata) -> list[dict]:
     """Per-face dicts with the FaceResult prediction fields (boxes are added by the caller)."""
     gender = outputs[OUTPUT_GENDER]
     groups = outputs[OUTPUT_AGE_GROUP]
-    mean = outputs[OUTPUT_AGE_MEAN].reshape(-1)
+    bins = np.asarray(meta.age_bins, dtype=np.float32)
+    age = point_age(outputs[OUTPUT_AGE_BINS], bins, outputs[OUTPUT_AGE_MEAN], meta.age_estimate)
     std = outputs[OUTPUT_AGE_STD].reshape(-1)
-    interval = age_quantiles(outputs[OUTPUT_AGE_BINS], np.asarray(meta.age_bins, dtype=np.float32))
+    interval = age_quantiles(outputs[OUTPUT_AGE_BINS], bins)
     g_idx = gender.argmax(axis=1)
     if meta.age_group_rule == "expected_age":
         ranges = [parse_group_label(label) for label in meta.age_groups]
-        a_idx = [nearest_group(float(m), ranges) for m in mean]
+        a_idx = [nearest_group(float(m), ranges) for m in age]
     else:
         a_idx = groups.argmax(axis=1)
     faces = []
@@ -37,7 +45,7 @@ def decode_outputs(outputs: dict[str, np.ndarray], meta: ModelMetadata) -> list[
         faces.append({
             "age_group": meta.age_groups[a_idx[i]],
             "age_group_probs": {label: float(p) for label, p in zip(meta.age_groups, groups[i])},
-            "age": float(mean[i]),
+            "age": float(age[i]),
             "age_std": float(std[i]),
             "age_interval_80": (float(interval[i, 0]), float(interval[i, 1])),
             "gender": meta.gender_labels[g_idx[i]],

@@ -16,6 +16,7 @@ from .errors import ModelFormatError
 METADATA_KEY = "agegender_edge"
 FORMAT_VERSION = 1
 AGE_GROUP_RULES = ("argmax", "expected_age")
+AGE_ESTIMATES = ("mean", "median")
 
 # Output tensor names of every exported model (see train/export_onnx.py, which builds them).
 OUTPUT_GENDER = "gender_probs"        # [N, 2]  order: metadata.gender_labels
@@ -70,6 +71,10 @@ class ModelMetadata:
     # expected age, consistent with the reported age (models with one-year bins);
     # "argmax" = the most probable group (models trained on groups only).
     age_group_rule: str = "argmax"
+    # The reported age: "mean" (the graph's age_years output) or "median" of the age-bin
+    # distribution (chosen on val: lower absolute error for skewed distributions). With
+    # age_group_rule "expected_age" the group follows the reported age.
+    age_estimate: str = "mean"
     precision: str = "fp32"
     training: dict[str, Any] = field(default_factory=dict)   # data, recipe, val metrics
     licence: str = ""
@@ -110,6 +115,7 @@ class ModelMetadata:
                 gender_labels=tuple(d["gender_labels"]),
                 flip_tta=bool(d.get("flip_tta", False)),
                 age_group_rule=str(d.get("age_group_rule", "argmax")),
+                age_estimate=str(d.get("age_estimate", "mean")),
                 precision=d.get("precision", "fp32"),
                 training=dict(d.get("training", {})),
                 licence=d.get("licence", ""),
@@ -120,6 +126,8 @@ class ModelMetadata:
             raise ModelFormatError(f"{source}: malformed agegender_edge metadata ({exc!r})") from exc
         if meta.age_group_rule not in AGE_GROUP_RULES:
             raise ModelFormatError(f"{source}: unknown age_group_rule {meta.age_group_rule!r} (want one of {AGE_GROUP_RULES})")
+        if meta.age_estimate not in AGE_ESTIMATES:
+            raise ModelFormatError(f"{source}: unknown age_estimate {meta.age_estimate!r} (want one of {AGE_ESTIMATES})")
         return meta
 
     @classmethod

@@ -90,12 +90,16 @@ def make_int8(a, fp32: Path) -> tuple[Path, str]:
 
 
 def export_noflip(a) -> Path:
+    import onnx
+    from agegender_edge.engine.onnx_meta import read_metadata
+
     dst = a.work / "edge_noflip.onnx"
-    if not dst.exists() or dst.stat().st_mtime < a.checkpoint.stat().st_mtime:
-        log(f"exporting {a.checkpoint} without flip TTA -> {dst}")
-        subprocess.run([sys.executable, "-m", "agegender_edge.cli.main", "export", "--checkpoint", str(a.checkpoint),
-                        "--out", str(dst), "--no-flip-tta", "--parity-faces", str(SHARED / "fixtures" / "utkface_48")],
-                       check=True, cwd=REPO, stdout=subprocess.DEVNULL)
+    estimate = read_metadata(onnx.load(str(a.model), load_external_data=False)).age_estimate  # as the shipped model
+    log(f"exporting {a.checkpoint} without flip TTA (age estimate {estimate}) -> {dst}")
+    subprocess.run([sys.executable, "-m", "agegender_edge.cli.main", "export", "--checkpoint", str(a.checkpoint),
+                    "--out", str(dst), "--no-flip-tta", "--age-estimate", estimate,
+                    "--parity-faces", str(SHARED / "fixtures" / "utkface_48")],
+                   check=True, cwd=REPO, stdout=subprocess.DEVNULL)
     return dst
 
 
@@ -191,15 +195,18 @@ def section_int8acc(a, out):
         from agegender_edge.bench.inputs import faces_from_chips
         x = faces_from_chips([im[:, :, ::-1] for im in images], meta)
         from agegender_edge.preprocess import InputBatch
+        from agegender_edge.decode import point_age
+        bins = np.asarray(meta.age_bins, dtype=np.float32)
         g, ag, ay = [], [], []
         for s in range(0, len(x), 64):
             buf = InputBatch(meta, 64)
             for f in x[s:s + 64]:
                 buf.add(f)
             o = t.infer(buf.filled)
-            g.append(o["gender_probs"]), ag.append(o["age_group_probs"]), ay.append(o["age_years"].reshape(-1))
+            g.append(o["gender_probs"]), ag.append(o["age_group_probs"])
+            ay.append(point_age(o["age_bin_probs"], bins, o["age_years"], meta.age_estimate))  # as the runtime
         t.close()
-        pred = Predictions(np.concatenate(g), np.concatenate(ag), np.concatenate(ay))
+        pred = Predictions(np.concatenate(g), np.concatenate(ag), np.concatenate(ay), meta.age_group_rule)
         rep = evaluate_predictions(pred, labels["gender"].astype(int), labels["age_group"].astype(int),
                                    labels["age"].astype(np.float32))
         res[name] = {"n": rep.n, "gender_accuracy": rep.gender_accuracy, "age_group_accuracy": rep.age_group_accuracy,
@@ -417,14 +424,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections of {SECTIONS}")
     ap.add_argument("--model", type=Path, default=REPO / "agegender_edge" / "weights" / "edge_resnet_utkface.onnx")
-    ap.add_argument("--int8", type=Path, default=None, help="INT8 ONNX (default: made from --model with the "
-                                                            "project's quantiser into --work)")
-    ap.add_argument("--int8-calibration", default="minmax", choices=["minmax", "entropy", "percentile"])
-    ap.add_argument("--int8-first-conv-fp32", action="store_true")
+    shipped_int8 = REPO / "agegender_edge" / "weights" / "edge_resnet_utkface_int8.onnx"
+    ap.add_argument("--int8", type=Path, default=shipped_int8 if shipped_int8.is_file() else None,
+                    help="INT8 ONNX (default: the shipped INT8 variant; 'make' = quantise --model into --work)")
+    ap.add_argument("--int8-calibration", default="percentile", choices=["minmax", "entropy", "percentile"])
+    ap.add_argument("--int8-first-conv-fp32", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--int8-calibration-faces", type=int, default=512)
     ap.add_argument("--no-flip-variant", action=argparse.BooleanOptionalAction, default=True,
                     help="also time (and score) the checkpoint exported WITHOUT in-graph flip TTA")
-    ap.add_argument("--checkpoint", type=Path, default=REPO / "runs" / "edge_resnet_utkface" / "best.pt")
+    ap.add_argument("--checkpoint", type=Path, default=REPO / "runs" / "edge_resnet_utkface_v3" / "best.pt",
+                    help="the shipped model's checkpoint (for the no-flip variant and PyTorch eager; runs/ is local)")
     ap.add_argument("--h5", type=Path, default=REPO.parent / "data_cache" / "utk112.h5",
                     help="prepared UTKFace .h5 (train split: INT8 calibration; val split: accuracy)")
     ap.add_argument("--cc0-python", default="/work/venvs/cc0/bin/python")
@@ -450,7 +459,9 @@ def main() -> None:
     from photos import val_chips
     a.face_list = a.work / "faces.txt"
     a.face_list.write_text("\n".join(str(p) for p in val_chips(a.faces)))
-    int8_by = "given with --int8"
+    int8_by = f"given with --int8 ({a.int8})"
+    if a.int8 is not None and str(a.int8) == "make":
+        a.int8 = None
     if a.int8 is None and ({"model", "int8acc", "pipeline"} & set(only)):
         a.int8, int8_by = make_int8(a, a.model)
     a.noflip = a.noflip_int8 = None

@@ -28,3 +28,12 @@ def test_newer_format_is_refused_with_a_clear_message():
 def test_malformed_metadata(text, part):
     with pytest.raises(ModelFormatError, match=part):
         ModelMetadata.from_json(text, "x.onnx")
+
+
+def test_age_estimate_defaults_to_mean_and_is_validated():
+    d = json.loads(_meta().to_json())
+    del d["age_estimate"]                      # models exported before the field existed
+    assert ModelMetadata.from_dict(d).age_estimate == "mean"
+    d["age_estimate"] = "mode"
+    with pytest.raises(ModelFormatError, match="unknown age_estimate 'mode'"):
+        ModelMetadata.from_dict(d, "x.onnx")

@@ -81,7 +81,7 @@ def agreement(ref_path: Path, new_path: Path, x) -> dict[str, float]:
 
 
 def _export_checkpoint(checkpoint: Path, out_path: Path, name, flip_tta, opset, parity_faces, tolerance,
-                       val_metrics) -> None:
+                       val_metrics, age_estimate: str = "mean") -> None:
     require_extra("torch", "train", "export")
     require_extra("onnx", "train", "export")
     import torch
@@ -96,9 +96,10 @@ def _export_checkpoint(checkpoint: Path, out_path: Path, name, flip_tta, opset, 
         report = json.loads(val_metrics.read_text())
         training["val_metrics_runtime"] = {k: report.get(k) for k in
                                            ("n", "gender_accuracy", "age_group_accuracy", "one_off_accuracy", "age_mae")}
-    meta = build_metadata(cfg.model, cfg.age_bins, name or out_path.stem, flip_tta, training)
+    meta = build_metadata(cfg.model, cfg.age_bins, name or out_path.stem, flip_tta, training, age_estimate=age_estimate)
     export_onnx(net, meta, out_path, opset=opset)
-    click.echo(f"wrote {out_path} ({out_path.stat().st_size / 1e6:.1f} MB, opset {opset}, flip_tta={flip_tta})")
+    click.echo(f"wrote {out_path} ({out_path.stat().st_size / 1e6:.1f} MB, opset {opset}, flip_tta={flip_tta}, "
+               f"age estimate {age_estimate})")
     faces = load_parity_faces(parity_faces, meta)
     result = parity_check(net, meta, out_path, faces, tolerance)
     for k, v in result.max_abs_diff.items():
@@ -121,6 +122,9 @@ def _export_checkpoint(checkpoint: Path, out_path: Path, name, flip_tta, opset, 
 @click.option("--name", default=None, help="Model name stored in the metadata (default: the file stem).")
 @click.option("--flip-tta/--no-flip-tta", default=False, show_default=True,
               help="Put flip averaging inside the graph (2x compute, every runtime gets it).")
+@click.option("--age-estimate", type=click.Choice(["mean", "median"]), default="mean", show_default=True,
+              help="Reported age: mean or median of the age distribution (recorded in the metadata; every "
+                   "runtime applies it, and the age group follows it).")
 @click.option("--opset", default=None, type=click.IntRange(17, 21), help="ONNX opset (default 17, or the recipe's).")
 @click.option("--parity-faces", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_FACES,
               show_default=True, help="Folder of real face chips for the parity checks.")
@@ -146,10 +150,13 @@ def _export_checkpoint(checkpoint: Path, out_path: Path, name, flip_tta, opset, 
 @click.option("--int8-keep-first-conv/--int8-quantize-first-conv", default=True, show_default=True,
               help="Keep the first Conv in FP32 in the INT8 model (measured: same speed-up within 5%, "
                    "8-group accuracy kept; benchmarks/int8_cpu.md).")
+@click.option("--int8-calibration-method", type=click.Choice(["minmax", "entropy", "percentile"]), default="minmax",
+              show_default=True, help="onnx-int8: how activation ranges are set from the calibration faces.")
 @click.option("--print-trtexec", is_flag=True, help="Print the trtexec command equivalent to these settings and exit.")
 def export(checkpoint, onnx_in, fmt, out_path, name, flip_tta, opset, parity_faces, tolerance, val_metrics,
            recipe, precision, min_batch, opt_batch, max_batch, workspace_mib, timing_cache, dla_core, device,
-           calibration, calibration_count, int8_target, int8_keep_first_conv, print_trtexec) -> None:
+           calibration, calibration_count, int8_target, int8_keep_first_conv, int8_calibration_method,
+           age_estimate, print_trtexec) -> None:
     """Export a checkpoint (or convert an ONNX) for deployment, checking the result on real faces."""
     if (checkpoint is None) == (onnx_in is None):
         raise click.UsageError("give exactly one of --checkpoint or --onnx")
@@ -174,7 +181,8 @@ def export(checkpoint, onnx_in, fmt, out_path, name, flip_tta, opset, parity_fac
             fp32 = out_path if fmt == "onnx" else out_path.with_name(out_path.name.split(".")[0] + ".onnx")
             if fp32 == out_path and fmt != "onnx":
                 fp32 = Path(tmp) / "fp32.onnx"
-            _export_checkpoint(checkpoint, fp32, name, flip_tta, opset, parity_faces, tolerance, val_metrics)
+            _export_checkpoint(checkpoint, fp32, name, flip_tta, opset, parity_faces, tolerance, val_metrics,
+                               age_estimate)
         else:
             fp32 = onnx_in
         if fmt == "onnx":
@@ -185,7 +193,8 @@ def export(checkpoint, onnx_in, fmt, out_path, name, flip_tta, opset, parity_fac
             _to_fp16(fp32, out_path, meta, parity_faces)
         elif fmt == "onnx-int8":
             faces = _calibration(calibration, meta, calibration_count)
-            _to_int8(fp32, out_path, meta, faces, int8_target, int8_keep_first_conv, parity_faces)
+            _to_int8(fp32, out_path, meta.replace(name=name) if name else meta, faces, int8_target,
+                     int8_keep_first_conv, int8_calibration_method, parity_faces)
         else:
             _to_engine(fp32, out_path, meta, rec, precision, min_batch, opt_batch, max_batch, workspace_mib,
                        timing_cache, dla_core, device, calibration, calibration_count)
@@ -230,10 +239,11 @@ def _to_fp16(src: Path, dst: Path, meta, parity_faces: Path) -> None:
     click.echo(f"fp16 check OK on {len(x)} real faces (ONNX Runtime CPU)")
 
 
-def _to_int8(src: Path, dst: Path, meta, faces, target: str, keep_first_conv: bool, parity_faces: Path) -> None:
+def _to_int8(src: Path, dst: Path, meta, faces, target: str, keep_first_conv: bool, method: str,
+             parity_faces: Path) -> None:
     from ..engine.int8 import Int8Options, quantize_file
-    opts = Int8Options(target=target, keep_first_conv_fp32=keep_first_conv)
-    quantize_file(src, dst, faces, opts)
+    opts = Int8Options(target=target, keep_first_conv_fp32=keep_first_conv, calibrate_method=method)
+    quantize_file(src, dst, faces, opts, metadata=meta)
     click.echo(f"wrote {dst} ({dst.stat().st_size / 1e6:.1f} MB, INT8 QDQ for {target}: {opts.describe()})")
     x = _nchw(load_parity_faces(parity_faces, meta), meta)
     a = agreement(src, dst, x)

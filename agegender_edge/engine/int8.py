@@ -91,10 +91,12 @@ def quantize_int8(model, calibration: np.ndarray, opts: Int8Options = Int8Option
     return q
 
 
-def quantize_file(src: Path, dst: Path, calibration: np.ndarray, opts: Int8Options = Int8Options()) -> Path:
+def quantize_file(src: Path, dst: Path, calibration: np.ndarray, opts: Int8Options = Int8Options(),
+                  metadata: Optional[ModelMetadata] = None) -> Path:
+    """``metadata``: what to write into the INT8 file (default: the source's), precision set to int8."""
     import onnx
 
-    q = quantize_int8(onnx.load(str(src)), calibration, opts)
+    q = quantize_int8(onnx.load(str(src)), calibration, opts, metadata)
     Path(dst).parent.mkdir(parents=True, exist_ok=True)
     onnx.save(q, str(dst))
     return Path(dst)

@@ -48,7 +48,8 @@ class ParityResult:
 
 
 def build_metadata(arch_name: str, num_age_bins: int, name: str, flip_tta: bool,
-                   training: Optional[dict] = None, licence: str = LICENCE_NONCOMMERCIAL) -> ModelMetadata:
+                   training: Optional[dict] = None, licence: str = LICENCE_NONCOMMERCIAL,
+                   age_estimate: str = "mean") -> ModelMetadata:
     arch = get_arch(arch_name)
     return ModelMetadata(
         name=name, architecture=arch_name, input=arch.input, crop=arch.crop,
@@ -57,6 +58,7 @@ def build_metadata(arch_name: str, num_age_bins: int, name: str, flip_tta: bool,
         # one-year bins: report the group of the expected age (consistent with the reported age);
         # group-only models: the most probable group
         age_group_rule="expected_age" if num_age_bins > len(AGE_GROUP_LABELS) else "argmax",
+        age_estimate=age_estimate,
     )
 
 

@@ -62,10 +62,13 @@ std::vector<Prediction> decode_outputs(const Outputs& out, const ModelMetadata& 
         const float* a = &out.age_group[i * G];
         const std::size_t gi = static_cast<std::size_t>(std::max_element(g, g + S) - g);  // np.argmax: first max
         std::size_t ai = static_cast<std::size_t>(std::max_element(a, a + G) - a);
-        if (meta.age_group_rule == "expected_age") ai = nearest_group(out.age_mean[i], meta.age_groups);
+        // decode.py point_age: the graph's mean, or the median of the bin distribution
+        const float age = meta.age_estimate == "median" ? age_quantile(&out.age_bins[i * K], meta.age_bins, 0.5)
+                                                        : out.age_mean[i];
+        if (meta.age_group_rule == "expected_age") ai = nearest_group(age, meta.age_groups);
         p.age_group = meta.age_groups[ai];
         for (std::size_t k = 0; k < G; ++k) p.age_group_probs.emplace_back(meta.age_groups[k], double(a[k]));
-        p.age = out.age_mean[i];
+        p.age = age;
         p.age_std = out.age_std[i];
         p.age_interval_80 = {double(age_quantile(&out.age_bins[i * K], meta.age_bins, 0.1)),
                              double(age_quantile(&out.age_bins[i * K], meta.age_bins, 0.9))};

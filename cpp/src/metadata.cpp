@@ -113,6 +113,7 @@ ModelMetadata ModelMetadata::from_json(const std::string& text, const std::strin
         m.gender_labels = d.at("gender_labels").get<std::vector<std::string>>();
         if (d.contains("flip_tta")) m.flip_tta = d["flip_tta"].get<bool>();
         if (d.contains("age_group_rule")) m.age_group_rule = d["age_group_rule"].get<std::string>();
+        if (d.contains("age_estimate")) m.age_estimate = d["age_estimate"].get<std::string>();
         if (d.contains("precision")) m.precision = d["precision"].get<std::string>();
         if (d.contains("licence")) m.licence = d["licence"].get<std::string>();
         if (d.contains("weights_sha256") && !d["weights_sha256"].is_null())
@@ -139,6 +140,8 @@ ModelMetadata ModelMetadata::from_json(const std::string& text, const std::strin
     if (m.age_groups.empty()) bad("age_groups is empty");
     if (m.age_group_rule != "argmax" && m.age_group_rule != "expected_age")
         throw ModelFormatError(source + ": unknown age_group_rule '" + m.age_group_rule + "' (want argmax or expected_age)");
+    if (m.age_estimate != "mean" && m.age_estimate != "median")
+        throw ModelFormatError(source + ": unknown age_estimate '" + m.age_estimate + "' (want mean or median)");
     if (m.age_group_rule == "expected_age")
         for (const auto& g : m.age_groups)
             if (!parse_group_label(g)) bad("age group label '" + g + "' is not LO-HI (needed by age_group_rule expected_age)");

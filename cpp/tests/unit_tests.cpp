@@ -207,6 +207,26 @@ void test_age_group_rule() {
           m.crop.calibration.at("haar").dx == 0.0 && m.crop.calibration.at("haar").dy == 0.1);
 }
 
+void test_age_estimate() {
+    std::string text = kGoodMeta;
+    text.replace(text.find("\"format_version\":1"), 18, "\"format_version\":1,\"age_estimate\":\"median\"");
+    ModelMetadata meta = ModelMetadata::from_json(text, "t");
+    CHECK(meta.age_estimate == "median" && ModelMetadata::from_json(kGoodMeta, "t").age_estimate == "mean");
+    Outputs out;
+    out.n = 1;
+    out.gender = {0.3f, 0.7f};
+    out.age_group = {0.5f, 0.5f};
+    out.age_mean = {1.4f};
+    out.age_std = {0.8f};
+    out.age_bins = {0.2f, 0.2f, 0.6f};  // cdf .2 .4 1: median = 1 + 0.1 / 0.6 (decode.point_age)
+    CHECK(std::fabs(decode_outputs(out, meta)[0].age - (1.0 + 0.1 / 0.6)) < 1e-5);
+    meta.age_estimate = "mean";
+    CHECK(std::fabs(decode_outputs(out, meta)[0].age - 1.4) < 1e-6);
+    std::string unknown = kGoodMeta;
+    unknown.replace(unknown.find("\"format_version\":1"), 18, "\"format_version\":1,\"age_estimate\":\"mode\"");
+    CHECK(throws<ModelFormatError>([&] { ModelMetadata::from_json(unknown, "t"); }, "unknown age_estimate"));
+}
+
 void test_images(const std::string& face_path) {
     const cv::Mat face = load_image(face_path);
     CHECK(face.type() == CV_8UC3 && face.rows == 200 && face.cols == 200);
@@ -326,6 +346,7 @@ int main(int argc, char** argv) {
         {"chip_to_input", test_chip_to_input},
         {"quantiles", test_quantiles},
         {"age_group_rule", test_age_group_rule},
+        {"age_estimate", test_age_estimate},
         {"images", [&] { test_images(face); }},
         {"json", test_json},
         {"engine_cache_key", test_engine_cache_key},

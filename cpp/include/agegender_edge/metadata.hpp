@@ -58,6 +58,9 @@ struct ModelMetadata {
     // "argmax": the most probable group; "expected_age": the group (nearest rule) of the expected
     // age (metadata.py AGE_GROUP_RULES; absent = "argmax").
     std::string age_group_rule = "argmax";
+    // The reported age: "mean" (the graph's age_years) or "median" of the age-bin distribution
+    // (metadata.py AGE_ESTIMATES; absent = "mean"). "expected_age" groups follow the reported age.
+    std::string age_estimate = "mean";
     std::string precision = "fp32";
     std::string licence;
     int format_version = kFormatVersion;
