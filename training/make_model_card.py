@@ -64,7 +64,10 @@ def main(run_dir: Path) -> None:
     ev = json.loads((run_dir / "val_eval.json").read_text())
     ev_noflip = json.loads((run_dir / "val_eval_noflip.json").read_text()) if (run_dir / "val_eval_noflip.json").exists() else None
     cc0 = json.loads((run_dir / "val_eval_cc0_unaligned.json").read_text())
-    lh = json.loads((run_dir / "val_eval_levi_hassner.json").read_text()) if (run_dir / "val_eval_levi_hassner.json").exists() else None
+    lh_dir = run_dir.parent / "levi_hassner_utkface"
+    lh = json.loads((lh_dir / "val_eval.json").read_text()) if (lh_dir / "val_eval.json").exists() else None
+    lh_over = json.loads((lh_dir / "val_eval_oversample.json").read_text()) if (lh_dir / "val_eval_oversample.json").exists() else None
+    lh_epochs = len((lh_dir / "log.jsonl").read_text().splitlines()) if (lh_dir / "log.jsonl").exists() else 0
     cfg = json.loads((run_dir / "config.json").read_text())
     log = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
     card = (REPO / "training" / "MODEL_CARD.template.md").read_text()
@@ -72,10 +75,15 @@ def main(run_dir: Path) -> None:
     if (run_dir / "val_eval_int8.json").exists():
         rows.append(row("edge_resnet_utkface_int8 (shipped INT8 variant)",
                         json.loads((run_dir / "val_eval_int8.json").read_text())))
+    if (run_dir / "val_eval_fast.json").exists():
+        rows.append(row("edge_resnet_utkface_fast (shipped: no flip averaging, INT8)",
+                        json.loads((run_dir / "val_eval_fast.json").read_text())))
     if ev_noflip:
-        rows.append(row("same checkpoint, no flip averaging (not shipped)", ev_noflip))
+        rows.append(row("same checkpoint, no flip averaging, FP32 (not shipped)", ev_noflip))
     if lh:
-        rows.append(row(f"levi_hassner ({lh.get('extra', {}).get('note', 'UTKFace')})", lh))
+        rows.append(row(f"levi_hassner, same data, {lh_epochs} epochs only (not converged; flip averaging)", lh))
+    if lh_over:
+        rows.append(row("levi_hassner, 10-crop over-sampling (LH's own test protocol)", lh_over))
     rows.append(row("CC0 dlib/Cydral baseline, our chips, no dlib alignment", cc0))
     rows.append("| CC0 dlib/Cydral baseline with dlib alignment (shared/data README) | 2371 | 0.914 | 6.31 | 0.599 | 0.936 |")
     best = max(log, key=lambda r: r["val_score"])

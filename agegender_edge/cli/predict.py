@@ -77,7 +77,7 @@ def render_csv(results) -> str:
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--model", type=click.Path(path_type=Path), default=None,
               help="ONNX or TensorRT engine file, or a shipped model's name (edge_resnet_utkface [default], "
-                   "edge_resnet_utkface_int8).")
+                   "edge_resnet_utkface_int8, edge_resnet_utkface_fast).")
 @click.option("--backend", type=click.Choice(["auto", "onnxruntime", "tensorrt"]), default="auto", show_default=True)
 @click.option("--device", default=None, help="cpu, cuda or cuda:N (default: best available, logged).")
 @click.option("--detector", default="auto", show_default=True,
