@@ -195,7 +195,7 @@ def section_int8acc(a, out):
         from agegender_edge.bench.inputs import faces_from_chips
         x = faces_from_chips([im[:, :, ::-1] for im in images], meta)
         from agegender_edge.preprocess import InputBatch
-        from agegender_edge.decode import point_age
+        from agegender_edge.decode import age_and_interval
         bins = np.asarray(meta.age_bins, dtype=np.float32)
         g, ag, ay = [], [], []
         for s in range(0, len(x), 64):
@@ -204,7 +204,7 @@ def section_int8acc(a, out):
                 buf.add(f)
             o = t.infer(buf.filled)
             g.append(o["gender_probs"]), ag.append(o["age_group_probs"])
-            ay.append(point_age(o["age_bin_probs"], bins, o["age_years"], meta.age_estimate))  # as the runtime
+            ay.append(age_and_interval(o["age_bin_probs"], bins, o["age_years"], meta.age_estimate)[0])  # as the runtime
         t.close()
         pred = Predictions(np.concatenate(g), np.concatenate(ag), np.concatenate(ay), meta.age_group_rule)
         rep = evaluate_predictions(pred, labels["gender"].astype(int), labels["age_group"].astype(int),

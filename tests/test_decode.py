@@ -1,7 +1,7 @@
 """Output decoding: the reported age (mean or median) and the group that follows it."""
 import numpy as np
 
-from agegender_edge.decode import age_quantiles, decode_outputs, point_age
+from agegender_edge.decode import age_and_interval, age_quantiles, decode_outputs
 from agegender_edge.labels import AGE_GROUP_LABELS
 from agegender_edge.metadata import (OUTPUT_AGE_BINS, OUTPUT_AGE_GROUP, OUTPUT_AGE_MEAN, OUTPUT_AGE_STD,
                                      OUTPUT_GENDER, ModelMetadata)
@@ -33,11 +33,11 @@ def test_median_of_a_skewed_distribution_differs_from_the_mean_and_moves_the_gro
     assert mean_face["age_interval_80"] == median_face["age_interval_80"]
 
 
-def test_point_age_on_symmetric_distributions_agrees():
+def test_reported_age_on_symmetric_distributions_agrees():
     p = np.zeros((2, 101), np.float32)
     p[0, 19:22] = [0.25, 0.5, 0.25]
     p[1, 60] = 1.0
     bins = np.arange(101, dtype=np.float32)
-    med = point_age(p, bins, p @ bins, "median")
-    np.testing.assert_allclose(point_age(p, bins, p @ bins, "mean"), [20, 60], atol=1e-5)
+    med = age_and_interval(p, bins, p @ bins, "median")[0]
+    np.testing.assert_allclose(age_and_interval(p, bins, p @ bins, "mean")[0], [20, 60], atol=1e-5)
     np.testing.assert_allclose(med, [20, 60], atol=0.51)   # linear within the bin CDF

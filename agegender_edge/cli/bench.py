@@ -11,6 +11,8 @@ from typing import Optional
 
 import click
 
+from .main import model_argument
+
 DEFAULT_FACES = Path("../shared/data/fixtures/utkface_48")
 
 
@@ -140,17 +142,11 @@ def bench(models, backends, device, torch_checkpoint, batch_sizes, faces, face_l
     from ..bench.targets import OrtTarget, TensorRTTarget, TorchTarget
     from ..bench.timing import Budget
     from ..errors import AgeGenderError
-    from ..shipped import default_model_path, resolve_model
+    from ..shipped import default_model_path
 
     warm = _budget(warmup, "--warmup")
     measure = Budget(count=iterations) if iterations else _budget(duration, "--duration", min_count=3)
-    try:
-        models = tuple(resolve_model(m) for m in models)
-    except AgeGenderError as exc:
-        raise click.ClickException(str(exc))
-    missing = [str(m) for m in models if not m.is_file()]
-    if missing:
-        raise click.ClickException(f"model not found: {', '.join(missing)}")
+    models = tuple(model_argument(m, file_only=True) for m in models)
     if not models:
         default = default_model_path()
         if not default.is_file():

@@ -7,7 +7,7 @@ from typing import Optional
 
 import click
 
-from .main import require_extra
+from .main import model_argument, require_extra
 
 
 @click.command()
@@ -41,14 +41,7 @@ def evaluate(data: Path, model: Optional[Path], split: Optional[str], folds: tup
 
     if data.suffix in (".h5", ".hdf5"):
         require_extra("h5py", "train", "evaluating an .h5")
-    from ..errors import AgeGenderError
-    from ..shipped import resolve_model
-    try:
-        model = resolve_model(model)
-    except AgeGenderError as exc:
-        raise click.ClickException(str(exc))
-    if not model.exists():
-        raise click.ClickException(f"model not found: {model}")
+    model = model_argument(model)  # a directory is fine here: the CC0 baseline folder
     if model.suffix == ".pt":
         require_extra("torch", "train", "evaluating a checkpoint")
     try:

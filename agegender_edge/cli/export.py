@@ -189,12 +189,14 @@ def export(checkpoint, onnx_in, fmt, out_path, name, flip_tta, opset, parity_fac
             return
         require_extra("onnx", "train", f"export --format {fmt}")
         meta = _meta_of(fp32)
+        if name:  # --onnx conversions: the new file's name (a --checkpoint export already has it)
+            meta = meta.replace(name=name)
         if fmt == "onnx-fp16":
             _to_fp16(fp32, out_path, meta, parity_faces)
         elif fmt == "onnx-int8":
             faces = _calibration(calibration, meta, calibration_count)
-            _to_int8(fp32, out_path, meta.replace(name=name) if name else meta, faces, int8_target,
-                     int8_keep_first_conv, int8_calibration_method, parity_faces)
+            _to_int8(fp32, out_path, meta, faces, int8_target, int8_keep_first_conv, int8_calibration_method,
+                     parity_faces)
         else:
             _to_engine(fp32, out_path, meta, rec, precision, min_batch, opt_batch, max_batch, workspace_mib,
                        timing_cache, dla_core, device, calibration, calibration_count)
@@ -225,7 +227,7 @@ def _calibration(source: Optional[Path], meta, count: int):
 
 def _to_fp16(src: Path, dst: Path, meta, parity_faces: Path) -> None:
     from ..engine.fp16 import convert_file
-    convert_file(src, dst)
+    convert_file(src, dst, metadata=meta)
     click.echo(f"wrote {dst} ({dst.stat().st_size / 1e6:.1f} MB, mixed FP16: backbone FP16, I/O and post-processing FP32)")
     x = _nchw(load_parity_faces(parity_faces, meta), meta)
     diffs = compare_onnx(src, dst, x)

@@ -60,5 +60,20 @@ def require_extra(module: str, extra: str, feature: str):
             f"pip install 'agegender-edge[{extra}]'")
 
 
+def model_argument(model, *, file_only: bool = False):
+    """--model value -> an existing path: None = the default, a shipped model's name, or a path;
+    a clear ClickException otherwise (file_only: directories are refused too)."""
+    from ..errors import AgeGenderError
+    from ..shipped import resolve_model
+
+    try:
+        path = resolve_model(model)
+    except AgeGenderError as exc:
+        raise click.ClickException(str(exc))
+    if not (path.is_file() if file_only else path.exists()):
+        raise click.ClickException(f"model not found: {path}")
+    return path
+
+
 if __name__ == "__main__":  # pragma: no cover
     cli()

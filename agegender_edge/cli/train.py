@@ -44,7 +44,7 @@ def train(ctx: click.Context, config_file: Optional[Path], data: Optional[Path],
           max_train: Optional[int], max_val: Optional[int], resume: bool, progress: bool) -> None:
     """Train MODEL on DATA; selects the best epoch on the validation split (never on test data)."""
     require_extra("torch", "train", "train")
-    h5py = require_extra("h5py", "train", "train")
+    require_extra("h5py", "train", "train")
     from ..train.trainer import Trainer, TrainConfig
 
     if config_file is not None:
@@ -53,7 +53,7 @@ def train(ctx: click.Context, config_file: Optional[Path], data: Optional[Path],
         if data is None or out_dir is None:
             raise click.UsageError("--data and --out are required (or give --config)")
         cfg = TrainConfig(model=model, data=str(data), out_dir=str(out_dir), epochs=epochs, batch_size=batch_size,
-                          lr=lr, weight_decay=weight_decay, age_bins=_age_bins(age_bins, data, h5py),
+                          lr=lr, weight_decay=weight_decay, age_bins=_age_bins(age_bins, data),
                           val_split=val_split, val_fold=val_fold, seed=seed, threads=threads, bf16=bf16,
                           teacher=teacher, distill_weight=distill_weight, max_train=max_train, max_val=max_val)
     if not Path(cfg.data).is_file():
@@ -86,14 +86,14 @@ def _config_with_overrides(ctx: click.Context, config_file: Path, config_cls):
         if name in fields and ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE:
             values[name] = str(value) if isinstance(value, Path) else value
     if ctx.get_parameter_source("age_bins") == click.core.ParameterSource.COMMANDLINE:
-        values["age_bins"] = _age_bins(ctx.params["age_bins"], Path(values.get("data", "")), None)
+        values["age_bins"] = _age_bins(ctx.params["age_bins"], Path(values.get("data", "")))
     return config_cls(**values)
 
 
-def _age_bins(age_bins: str, data: Path, h5py) -> int:
+def _age_bins(age_bins: str, data: Path) -> int:
     if age_bins == "auto":
-        if h5py is None:
-            import h5py
+        import h5py  # the [train] extra, checked by the command
+
         with h5py.File(data, "r") as f:
             return 8 if f.attrs.get("source") == "adience" else 101
     if age_bins in ("8", "101"):

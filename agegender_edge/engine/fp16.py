@@ -180,11 +180,12 @@ def _toposort(nodes, available: set[str]):
     return out
 
 
-def convert_file(src: Path, dst: Path) -> Path:
+def convert_file(src: Path, dst: Path, metadata: Optional[ModelMetadata] = None) -> Path:
+    """``metadata``: what to write into the FP16 file (default: the source's), precision set to fp16."""
     import onnx
 
     model = onnx.load(str(src))
-    out = convert_to_fp16(model)
+    out = convert_to_fp16(model, metadata)
     Path(dst).parent.mkdir(parents=True, exist_ok=True)
     onnx.save(out, str(dst))
     return Path(dst)

@@ -1,5 +1,5 @@
 """Read / write the ``agegender_edge`` metadata of an ONNX ModelProto (toolchain side, needs
-``onnx``; same layout as train/export_onnx.write_metadata, without importing torch)."""
+``onnx``, not torch): the one writer used by the exporter and by the FP16 / INT8 converters."""
 from __future__ import annotations
 
 from typing import Optional

@@ -96,7 +96,7 @@ def predict_onnx_oversampled(model: Path, faces: LabelledFaces, batch_size: int 
     import cv2
 
     from ..backends.onnxruntime import OnnxRuntimeRunner
-    from ..decode import point_age
+    from ..decode import age_and_interval
     from ..metadata import OUTPUT_AGE_BINS, OUTPUT_AGE_GROUP, OUTPUT_GENDER
 
     with OnnxRuntimeRunner(model) as runner:
@@ -121,14 +121,14 @@ def predict_onnx_oversampled(model: Path, faces: LabelledFaces, batch_size: int 
                     acc_p = acc_p + out[OUTPUT_AGE_GROUP] / 10
                     acc_b = acc_b + out[OUTPUT_AGE_BINS] / 10
             g_all.append(acc_g); p_all.append(acc_p)
-            m_all.append(point_age(acc_b, bins, acc_b @ bins, meta.age_estimate))
+            m_all.append(age_and_interval(acc_b, bins, acc_b @ bins, meta.age_estimate)[0])
     return Predictions(np.concatenate(g_all), np.concatenate(p_all), np.concatenate(m_all), meta.age_group_rule)
 
 
 def predict_checkpoint(checkpoint: Path, faces: LabelledFaces, batch_size: int = 64) -> Predictions:
     import torch
 
-    from ..decode import point_age
+    from ..decode import age_and_interval
     from ..preprocess import chip_to_input
     from .export_onnx import build_metadata
     from .postprocess import DeployModel
@@ -143,7 +143,8 @@ def predict_checkpoint(checkpoint: Path, faces: LabelledFaces, batch_size: int =
             x = np.stack([chip_to_input(np.ascontiguousarray(c[:, :, ::-1]), meta) for c in faces.chips[s:s + batch_size]])
             g, p, m, _sd, b = deploy(torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2), dtype=np.float32)))
             g_all.append(g.numpy()); p_all.append(p.numpy())
-            m_all.append(point_age(b.numpy(), np.asarray(meta.age_bins, dtype=np.float32), m.numpy(), meta.age_estimate))
+            m_all.append(age_and_interval(b.numpy(), np.asarray(meta.age_bins, dtype=np.float32), m.numpy(),
+                                           meta.age_estimate)[0])
     return Predictions(np.concatenate(g_all), np.concatenate(p_all), np.concatenate(m_all), meta.age_group_rule)
 
 

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from ..labels import AGE_GROUP_LABELS, GENDER_LABELS
-from ..metadata import METADATA_KEY, OUTPUT_AGE_MEAN, OUTPUT_AGE_STD, OUTPUT_NAMES, ModelMetadata
-from ..model_file import initializer_digest
+from ..engine.onnx_meta import write_metadata
+from ..metadata import OUTPUT_AGE_MEAN, OUTPUT_AGE_STD, OUTPUT_NAMES, ModelMetadata
 from .models.registry import get_arch
 from .postprocess import DeployModel, age_bins_for
 
@@ -84,20 +84,11 @@ def export_onnx(net: torch.nn.Module, meta: ModelMetadata, out_path: Path, opset
         )
     model = onnx.load(str(tmp))
     tmp.unlink()
-    meta = meta.replace(weights_sha256=initializer_digest(model.SerializeToString()))
-    write_metadata(model, meta)
+    write_metadata(model, meta)  # with weights_sha256 over the exported initializers
     onnx.checker.check_model(model, full_check=True)
     onnx.save(model, str(out_path))
     return out_path
 
-
-def write_metadata(model, meta: ModelMetadata) -> None:
-    del model.metadata_props[:]
-    for key, value in ((METADATA_KEY, meta.to_json()), ("format_version", str(meta.format_version))):
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
-    model.producer_name = "agegender-edge"
-    model.doc_string = f"{meta.name}: age group, age and gender from a face crop ({meta.architecture})"
 
 
 def parity_check(net: torch.nn.Module, meta: ModelMetadata, onnx_path: Path, faces: np.ndarray,

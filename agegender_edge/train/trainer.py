@@ -196,21 +196,10 @@ class Trainer:
         t_arch = get_arch(tcfg.model)
         if t_arch.crop.resize_to != self.arch.crop.resize_to:
             raise ValueError(f"teacher input {t_arch.crop.resize_to} px != student {self.arch.crop.resize_to} px")
-        norm = Normalize(t_arch.input.mean, t_arch.input.std)
         net = net.to(memory_format=torch.channels_last)
-        images = self.train_data.images
-        out_g, out_a = [], []
-        with torch.no_grad():
-            for s in range(0, len(images), 256):
-                x = norm(to_tensor(center_crop(images[s:s + 256], t_arch.input.size)))
-                pg = pa = 0
-                for xi in (x, torch.flip(x, dims=[3])):
-                    with self._autocast():
-                        g, a = net(xi)
-                    pg = pg + torch.softmax(g.float(), 1) / 2
-                    pa = pa + torch.softmax(a.float(), 1) / 2
-                out_g.append(pg.numpy()); out_a.append(pa.numpy())
-        return np.concatenate(out_g).astype(np.float32), np.concatenate(out_a).astype(np.float32)
+        norm = Normalize(t_arch.input.mean, t_arch.input.std)
+        pg, pa = self._probs(net, self.train_data.images, t_arch.input.size, norm, flip=True)
+        return pg.numpy(), pa.numpy()
 
     # -- checkpoints ----------------------------------------------------------------------
     def _state(self) -> dict:
@@ -244,23 +233,30 @@ class Trainer:
         return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cfg.bf16)
 
     @torch.no_grad()
-    def predict(self, net: nn.Module, images: np.ndarray, batch: int = 256) -> Predictions:
-        """Centre-crop prediction (optionally flip-averaged) on uint8 chips at resize_to size."""
+    def _probs(self, net: nn.Module, images: np.ndarray, size: tuple[int, int], norm: nn.Module, flip: bool,
+               batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+        """Gender and age-bin probabilities (float32) on centre crops of uint8 chips, averaged with
+        the mirror image when ``flip``; shared by validation and the distillation teacher."""
         net.eval()
-        out_g, out_p, out_m = [], [], []
+        out_g, out_a = [], []
         for s in range(0, len(images), batch):
-            x = self.norm(to_tensor(center_crop(images[s:s + batch], self.arch.input.size)))
-            xs = [x, torch.flip(x, dims=[3])] if self.cfg.flip_tta_eval else [x]
+            x = norm(to_tensor(center_crop(images[s:s + batch], size)))
+            xs = [x, torch.flip(x, dims=[3])] if flip else [x]
             pg = pa = 0
             for xi in xs:
                 with self._autocast():
                     g, a = net(xi)
                 pg = pg + torch.softmax(g.float(), 1) / len(xs)
                 pa = pa + torch.softmax(a.float(), 1) / len(xs)
-            gender, group, mean, _std, _p = self.decode(torch.log(pg + 1e-12), torch.log(pa + 1e-12))
-            out_g.append(gender.numpy()); out_p.append(group.numpy()); out_m.append(mean.numpy())
+            out_g.append(pg); out_a.append(pa)
+        return torch.cat(out_g), torch.cat(out_a)
+
+    def predict(self, net: nn.Module, images: np.ndarray, batch: int = 256) -> Predictions:
+        """Centre-crop prediction (optionally flip-averaged) on uint8 chips at resize_to size."""
+        pg, pa = self._probs(net, images, self.arch.input.size, self.norm, self.cfg.flip_tta_eval, batch)
+        gender, group, mean, _std, _p = self.decode(torch.log(pg + 1e-12), torch.log(pa + 1e-12))
         rule = "expected_age" if self.cfg.age_bins > self.groups.shape[1] else "argmax"  # as build_metadata
-        return Predictions(np.concatenate(out_g), np.concatenate(out_p), np.concatenate(out_m), rule)
+        return Predictions(gender.numpy(), group.numpy(), mean.numpy(), rule)
 
     def validate(self, net: nn.Module) -> EvalReport:
         v = self.val_data

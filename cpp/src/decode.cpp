@@ -62,7 +62,7 @@ std::vector<Prediction> decode_outputs(const Outputs& out, const ModelMetadata& 
         const float* a = &out.age_group[i * G];
         const std::size_t gi = static_cast<std::size_t>(std::max_element(g, g + S) - g);  // np.argmax: first max
         std::size_t ai = static_cast<std::size_t>(std::max_element(a, a + G) - a);
-        // decode.py point_age: the graph's mean, or the median of the bin distribution
+        // decode.py age_and_interval: the graph's mean, or the median of the bin distribution
         const float age = meta.age_estimate == "median" ? age_quantile(&out.age_bins[i * K], meta.age_bins, 0.5)
                                                         : out.age_mean[i];
         if (meta.age_group_rule == "expected_age") ai = nearest_group(age, meta.age_groups);

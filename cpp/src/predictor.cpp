@@ -123,12 +123,12 @@ std::vector<ImageResult> Predictor::predict_images(const std::vector<cv::Mat>& i
     return run(preps);
 }
 
-std::vector<ImageResult> Predictor::predict(const std::vector<std::string>& paths) {
+std::vector<ImageResult> Predictor::predict_with(const std::vector<std::string>& paths, FaceDetector& det) {
     std::vector<Prepared> preps(paths.size());
     for (std::size_t i = 0; i < paths.size(); ++i) {
         preps[i].source = paths[i];
         try {
-            prepare(preps[i], load_image(paths[i], options_.max_pixels), *detector_);
+            prepare(preps[i], load_image(paths[i], options_.max_pixels), det);
         } catch (const Error& e) {
             preps[i].error = e.what();
             preps[i].error_type = e.type_name();
@@ -140,21 +140,12 @@ std::vector<ImageResult> Predictor::predict(const std::vector<std::string>& path
     return run(preps);
 }
 
+std::vector<ImageResult> Predictor::predict(const std::vector<std::string>& paths) {
+    return predict_with(paths, *detector_);
+}
+
 std::vector<ImageResult> Predictor::predict_faces(const std::vector<std::string>& paths) {
-    std::vector<Prepared> preps(paths.size());
-    for (std::size_t i = 0; i < paths.size(); ++i) {
-        preps[i].source = paths[i];
-        try {
-            prepare(preps[i], load_image(paths[i], options_.max_pixels), whole_);
-        } catch (const Error& e) {
-            preps[i].error = e.what();
-            preps[i].error_type = e.type_name();
-        } catch (const cv::Exception& e) {
-            preps[i].error = paths[i] + ": cannot process image (cv::Exception: " + e.err + ")";
-            preps[i].error_type = "InvalidImageError";
-        }
-    }
-    return run(preps);
+    return predict_with(paths, whole_);
 }
 
 }  // namespace agegender_edge

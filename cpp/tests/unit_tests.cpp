@@ -218,7 +218,7 @@ void test_age_estimate() {
     out.age_group = {0.5f, 0.5f};
     out.age_mean = {1.4f};
     out.age_std = {0.8f};
-    out.age_bins = {0.2f, 0.2f, 0.6f};  // cdf .2 .4 1: median = 1 + 0.1 / 0.6 (decode.point_age)
+    out.age_bins = {0.2f, 0.2f, 0.6f};  // cdf .2 .4 1: median = 1 + 0.1 / 0.6 (decode.age_and_interval)
     CHECK(std::fabs(decode_outputs(out, meta)[0].age - (1.0 + 0.1 / 0.6)) < 1e-5);
     meta.age_estimate = "mean";
     CHECK(std::fabs(decode_outputs(out, meta)[0].age - 1.4) < 1e-6);

@@ -17,6 +17,17 @@ def invoke(*args):
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
+def utk_folder(tmp_path):
+    """The 48 real fixture faces as a UTKFace-style folder, every third face in the val split."""
+    folder = tmp_path / "utk"
+    folder.mkdir()
+    for f in sorted(FACES_48.glob("*.jpg")):
+        shutil.copy(f, folder / f.name)
+    (folder / "labels.csv").write_text("file,split\n" + "\n".join(
+        f"{f.name},{'val' if i % 3 == 0 else 'train'}" for i, f in enumerate(sorted(folder.glob("*.jpg")))))
+    return folder
+
+
 def test_prepare_adience_counts_add_up(tmp_path):
     r = invoke("prepare", "adience", ADIENCE / "folds", "--images", ADIENCE / "sample_faces",
                "--out", tmp_path / "adience.h5", "--size", 64)
@@ -31,12 +42,7 @@ def test_prepare_adience_missing_root(tmp_path):
 
 
 def test_prepare_train_export_evaluate(tmp_path):
-    folder = tmp_path / "utk"
-    folder.mkdir()
-    for f in sorted(FACES_48.glob("*.jpg")):
-        shutil.copy(f, folder / f.name)
-    (folder / "labels.csv").write_text("file,split\n" + "\n".join(
-        f"{f.name},{'val' if i % 3 == 0 else 'train'}" for i, f in enumerate(sorted(folder.glob("*.jpg")))))
+    folder = utk_folder(tmp_path)
     h5 = tmp_path / "utk.h5"
     r = invoke("prepare", "utkface", folder, "--out", h5)
     assert r.exit_code == 0 and "kept: 48" in r.output, r.output
@@ -106,12 +112,7 @@ def test_train_from_a_committed_config_with_overrides(tmp_path):
     """--config reproduces a run from its config.json; command-line options override it."""
     from ..conftest import REPO
 
-    folder = tmp_path / "utk"
-    folder.mkdir()
-    for f in sorted(FACES_48.glob("*.jpg")):
-        shutil.copy(f, folder / f.name)
-    (folder / "labels.csv").write_text("file,split\n" + "\n".join(
-        f"{f.name},{'val' if i % 3 == 0 else 'train'}" for i, f in enumerate(sorted(folder.glob("*.jpg")))))
+    folder = utk_folder(tmp_path)
     h5 = tmp_path / "utk.h5"
     assert invoke("prepare", "utkface", folder, "--out", h5).exit_code == 0
     shipped = json.loads((REPO / "training" / "edge_resnet_utkface" / "config.json").read_text())

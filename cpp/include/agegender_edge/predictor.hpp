@@ -52,6 +52,8 @@ public:
 private:
     struct Prepared;
     std::vector<ImageResult> run(std::vector<Prepared>& preps);
+    // load + detect + crop every path with `det` (per-image errors recorded), then run()
+    std::vector<ImageResult> predict_with(const std::vector<std::string>& paths, FaceDetector& det);
     void prepare(Prepared& p, const cv::Mat& bgr, FaceDetector& det);
     PredictorOptions options_;
     std::unique_ptr<Runner> runner_;
