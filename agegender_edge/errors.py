@@ -12,7 +12,8 @@ the file (or batch index, e.g. ``<bytes 3>``) and the problem. docs/ERRORS.md do
     │   └── ModelIntegrityError                weights do not match the checksum in the metadata
     ├── BackendUnavailableError (RuntimeError) the requested backend or device is not available
     ├── MissingDependencyError (ImportError)   an optional extra is needed
-    └── OutputPathError (ValueError)           an output (e.g. --annotate) would leave its folder
+    ├── OutputPathError (ValueError)           an output (e.g. --annotate) would leave its folder
+    └── VideoSourceError                       a video file / camera / stream cannot be opened or read
 
 In a batch, per-image problems (InvalidImageError and subclasses) never raise: they are reported
 in ``ImageResult.error`` / ``ImageResult.error_type`` and the other images are processed.
@@ -63,9 +64,10 @@ class MissingDependencyError(AgeGenderError, ImportError):
     """An optional dependency (an extra) is needed for this feature."""
 
     def __init__(self, package: str, extra: str, feature: str):
+        from .install_hint import pip_install_extra
         super().__init__(
             f"{feature} needs '{package}', which is not installed; "
-            f"install it with: pip install 'agegender-edge[{extra}]'"
+            f"install it with: {pip_install_extra(extra)}"
         )
         self.package = package
         self.extra = extra
@@ -74,6 +76,13 @@ class MissingDependencyError(AgeGenderError, ImportError):
 class OutputPathError(AgeGenderError, ValueError):
     """An output file would be written outside the folder chosen for it (path traversal,
     symbolic link) or cannot be written there."""
+
+
+class VideoSourceError(AgeGenderError):
+    """A video source (file, camera index, stream URL, iterable of frames) cannot be opened or
+    stopped delivering frames: not a video, truncated before its first frame, no frames, no such
+    camera, unreachable or stalled stream (timeouts). Single undecodable frames in the middle of a
+    video do not raise: they are reported as skipped frames (``FrameResult.error``)."""
 
 
 #: Exception types that may appear in ``ImageResult.error_type`` (per-image failures).

@@ -3,9 +3,12 @@
 Safety rules (docs/ERRORS.md):
 
 * Only known image formats are decoded (JPEG, PNG, BMP, WebP, GIF, TIFF, PNM, JPEG 2000, AVIF,
-  Sun raster); their width and height are read from the header and checked
-  against ``max_pixels`` *before* OpenCV decodes anything (decompression bombs). A file whose
-  format or size cannot be recognised from its header is refused, never handed to a decoder blindly.
+  Sun raster); their width and height are read from the header (Pillow's header parsers; WebP's
+  chunk header directly) and checked against ``max_pixels`` *before* OpenCV decodes anything
+  (decompression bombs). A file whose format or size cannot be recognised from its header is
+  refused, never handed to a decoder blindly.
+* The EXIF orientation of JPEG, PNG and WebP files is applied after decoding (TIFF: by libtiff
+  itself), so faces are detected, and boxes reported, in the upright image (what photo viewers show).
 * Encoded inputs over ``max_bytes`` are refused before they are read.
 * A JPEG without its end-of-image marker after the scan data (truncated download) is refused, on
   every OpenCV version (older libjpeg builds silently grey-fill the missing rows).
@@ -15,6 +18,7 @@ Safety rules (docs/ERRORS.md):
 """
 from __future__ import annotations
 
+import io
 import os
 import stat
 import struct
@@ -87,33 +91,6 @@ def sniff_format(data: bytes) -> Optional[str]:
     return None
 
 
-def _jpeg_size(data: bytes) -> Optional[tuple[int, int]]:
-    pos, n = 2, len(data)
-    while pos + 4 <= n:
-        if data[pos] != 0xFF:
-            pos += 1
-            continue
-        marker = data[pos + 1]
-        if marker == 0xFF:           # fill byte
-            pos += 1
-            continue
-        if marker in (0xD8, 0x01, 0x00) or 0xD0 <= marker <= 0xD7:   # standalone markers
-            pos += 2
-            continue
-        if marker in (0xD9, 0xDA):   # end of image / start of scan before any frame header
-            return None
-        seg_len = struct.unpack(">H", data[pos + 2:pos + 4])[0]
-        if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF):
-            if pos + 9 <= n:
-                h, w = struct.unpack(">HH", data[pos + 5:pos + 9])
-                return w, h
-            return None
-        if seg_len < 2:
-            return None
-        pos += 2 + seg_len
-    return None
-
-
 def jpeg_is_complete(data: bytes) -> bool:
     """True when an end-of-image marker follows the first start-of-scan. Entropy-coded data
     cannot contain FF D9 (0xFF is stuffed as FF 00), and an EXIF thumbnail's EOI comes before the
@@ -141,164 +118,151 @@ def jpeg_is_complete(data: bytes) -> bool:
     return False
 
 
-def _tiff_size(data: bytes) -> Optional[tuple[int, int]]:
-    if len(data) < 8:
+def _webp_size(data: bytes) -> Optional[tuple[int, int]]:
+    """(width, height) of a WebP from its first chunk header (VP8 / VP8L / VP8X).
+
+    Not through Pillow, measured (Pillow 13): its WebP plugin creates libwebp's animation decoder
+    when the file is opened, which reserves the canvas before any size check (an 8000x6000 file:
+    +378 MiB peak virtual memory) and cannot read a header without image data ("could not create
+    decoder object"), so an oversized header-only bomb would be reported as corrupt, not as too
+    large. The three chunk headers below are all a size check needs."""
+    if len(data) < 30:
         return None
-    end = "<" if data[:2] == b"II" else ">"
-    ifd = struct.unpack(end + "I", data[4:8])[0]
-    if ifd < 8 or ifd + 2 > len(data):
-        return None
-    count = struct.unpack(end + "H", data[ifd:ifd + 2])[0]
-    w = h = None
-    for i in range(count):
-        entry = ifd + 2 + 12 * i
-        if entry + 12 > len(data):
+    chunk = data[12:16]
+    if chunk == b"VP8X":
+        return 1 + int.from_bytes(data[24:27], "little"), 1 + int.from_bytes(data[27:30], "little")
+    if chunk == b"VP8 ":
+        w, h = struct.unpack("<HH", data[26:30])
+        return w & 0x3FFF, h & 0x3FFF
+    if chunk == b"VP8L":
+        b = data[21:25]
+        w = 1 + (((b[1] & 0x3F) << 8) | b[0])
+        h = 1 + (((b[3] & 0xF) << 10) | (b[2] << 2) | ((b[1] & 0xC0) >> 6))
+        return w, h
+    return None
+
+
+def _pillow_header(data: bytes, fmt: str):
+    """The format's Pillow image file, opened lazily: its constructor parses the header only (no
+    pixel data is decoded; Image.open is not used, so Pillow's own decompression-bomb limit does
+    not pre-empt ``max_pixels``). None when Pillow cannot parse the header."""
+    from PIL import (BmpImagePlugin, GifImagePlugin, Jpeg2KImagePlugin, JpegImagePlugin, PngImagePlugin,
+                     PpmImagePlugin, SunImagePlugin, TiffImagePlugin)
+    plugins = {"jpeg": JpegImagePlugin.JpegImageFile, "png": PngImagePlugin.PngImageFile,
+               "bmp": BmpImagePlugin.BmpImageFile, "gif": GifImagePlugin.GifImageFile,
+               "tiff": TiffImagePlugin.TiffImageFile, "pnm": PpmImagePlugin.PpmImageFile,
+               "jp2": Jpeg2KImagePlugin.Jpeg2KImageFile, "j2k": Jpeg2KImagePlugin.Jpeg2KImageFile,
+               "sunras": SunImagePlugin.SunImageFile}
+    if fmt == "avif":
+        try:
+            from PIL import AvifImagePlugin       # Pillow >= 11.3
+        except ImportError:
             return None
-        tag, typ = struct.unpack(end + "HH", data[entry:entry + 4])
-        if tag not in (256, 257):
-            continue
-        if typ == 3:     # SHORT
-            value = struct.unpack(end + "H", data[entry + 8:entry + 10])[0]
-        elif typ == 4:   # LONG
-            value = struct.unpack(end + "I", data[entry + 8:entry + 12])[0]
-        else:
-            return None
-        if tag == 256:
-            w = value
-        else:
-            h = value
-    return (w, h) if w is not None and h is not None else None
-
-
-def _pnm_size(data: bytes) -> Optional[tuple[int, int]]:
-    """Width and height of a PNM (P1-P6) header; '#' comments allowed."""
-    tokens: list[int] = []
-    pos, n = 2, min(len(data), 4096)
-    while len(tokens) < 2 and pos < n:
-        c = data[pos:pos + 1]
-        if c.isspace():
-            pos += 1
-        elif c == b"#":
-            nl = data.find(b"\n", pos, n)
-            if nl == -1:
-                return None
-            pos = nl + 1
-        elif c.isdigit():
-            start = pos
-            while pos < n and data[pos:pos + 1].isdigit():
-                pos += 1
-            if pos - start > 10:
-                return None
-            tokens.append(int(data[start:pos]))
-        else:
-            return None
-    return (tokens[0], tokens[1]) if len(tokens) == 2 else None
-
-
-def _jp2_size(data: bytes) -> Optional[tuple[int, int]]:
-    i = data.find(b"ihdr", 0, 4096)            # JP2 header box: height, width (u32 BE)
-    if i == -1 or i + 12 > len(data):
+        plugins["avif"] = AvifImagePlugin.AvifImageFile
+    if fmt == "webp":
+        from PIL import WebPImagePlugin
+        plugins["webp"] = WebPImagePlugin.WebPImageFile
+    factory = plugins.get(fmt)
+    if factory is None:
         return None
-    h, w = struct.unpack(">II", data[i + 4:i + 12])
-    return w, h
-
-
-def _j2k_size(data: bytes) -> Optional[tuple[int, int]]:
-    if len(data) < 24:                           # SIZ: Xsiz, Ysiz, XOsiz, YOsiz (u32 BE)
+    try:
+        return factory(io.BytesIO(data))
+    except Exception:   # Pillow raises SyntaxError / OSError / ValueError / struct.error ... on bad headers
         return None
-    xs, ys, xo, yo = struct.unpack(">IIII", data[8:24])
-    return max(0, xs - xo), max(0, ys - yo)
 
 
-def _avif_size(data: bytes) -> Optional[tuple[int, int]]:
-    """Largest 'ispe' (image spatial extents) property in an AVIF / HEIF file."""
-    best: Optional[tuple[int, int]] = None
-    containers = {b"meta": 4, b"iprp": 0, b"ipco": 0}
-
-    def walk(start: int, end: int, depth: int) -> None:
-        nonlocal best
-        pos = start
-        while pos + 8 <= end and depth < 6:
-            size, kind = struct.unpack(">I4s", data[pos:pos + 8])
-            header = 8
-            if size == 1 and pos + 16 <= end:
-                size = struct.unpack(">Q", data[pos + 8:pos + 16])[0]
-                header = 16
-            elif size == 0:
-                size = end - pos
-            if size < header or pos + size > end:
-                return
-            if kind == b"ispe" and size >= 20:
-                w, h = struct.unpack(">II", data[pos + 12:pos + 20])
-                if best is None or w * h > best[0] * best[1]:
-                    best = (w, h)
-            elif kind in containers:
-                walk(pos + header + containers[kind], pos + size, depth + 1)
-            pos += size
-
-    walk(0, len(data), 0)
-    return best
+def _tiff_ifd0(data: bytes):
+    """The first image file directory of a TIFF, parsed by Pillow's IFD reader. Not through
+    TiffImageFile: it refuses pixel layouts it cannot decode itself (float RGB), which are a
+    decoding question answered later, not a header one."""
+    from PIL.TiffImagePlugin import ImageFileDirectory_v2
+    try:
+        fp = io.BytesIO(data)
+        ifd = ImageFileDirectory_v2(data[:8])
+        fp.seek(ifd.next)
+        ifd.load(fp)
+        return ifd
+    except Exception:   # Pillow raises OSError / ValueError / struct.error ... on a bad IFD
+        return None
 
 
 def image_size_from_header(data: bytes) -> Optional[tuple[int, int]]:
     """(width, height) from the image header, None when the format or its size is not known.
     Used to refuse oversized images before decoding them."""
     fmt = sniff_format(data)
-    try:
-        if fmt == "png":
-            if len(data) < 24 or data[12:16] != b"IHDR":
-                return None
-            w, h = struct.unpack(">II", data[16:24])
-            return w, h
-        if fmt == "bmp":
-            if len(data) < 26:
-                return None
-            header_size = struct.unpack("<I", data[14:18])[0]
-            if header_size == 12:   # OS/2 BITMAPCOREHEADER: 16-bit sizes
-                w, h = struct.unpack("<HH", data[18:22])
-                return w, h
-            w, h = struct.unpack("<ii", data[18:26])
-            return abs(w), abs(h)
-        if fmt == "gif":
-            if len(data) < 10:
-                return None
-            w, h = struct.unpack("<HH", data[6:10])
-            return w, h
-        if fmt == "webp":
-            if len(data) < 30:
-                return None
-            chunk = data[12:16]
-            if chunk == b"VP8X":
-                return 1 + int.from_bytes(data[24:27], "little"), 1 + int.from_bytes(data[27:30], "little")
-            if chunk == b"VP8 ":
-                w, h = struct.unpack("<HH", data[26:30])
-                return w & 0x3FFF, h & 0x3FFF
-            if chunk == b"VP8L":
-                b = data[21:25]
-                w = 1 + (((b[1] & 0x3F) << 8) | b[0])
-                h = 1 + (((b[3] & 0xF) << 10) | (b[2] << 2) | ((b[1] & 0xC0) >> 6))
-                return w, h
-            return None
-        if fmt == "jpeg":
-            return _jpeg_size(data)
-        if fmt == "tiff":
-            return _tiff_size(data)
-        if fmt == "pnm":
-            return _pnm_size(data)
-        if fmt == "jp2":
-            return _jp2_size(data)
-        if fmt == "j2k":
-            return _j2k_size(data)
-        if fmt == "avif":
-            return _avif_size(data)
-        if fmt == "sunras":
-            if len(data) < 12:
-                return None
-            w, h = struct.unpack(">II", data[4:12])
-            return w, h
-    except struct.error:
+    if fmt is None or fmt in ("pfm", "hdr", "exr"):
         return None
-    return None
+    if fmt == "webp":
+        return _webp_size(data)
+    if fmt == "tiff":
+        ifd = _tiff_ifd0(data)
+        if ifd is None or 256 not in ifd or 257 not in ifd:
+            return None
+        try:
+            return int(ifd[256]), int(ifd[257])
+        except (TypeError, ValueError):   # a width given as a list or a rational: not a valid TIFF
+            return None
+    im = _pillow_header(data, fmt)
+    if im is None:
+        return None
+    with im:
+        return tuple(int(v) for v in im.size)  # type: ignore[return-value]
+
+
+# -- EXIF orientation -----------------------------------------------------------------------------
+
+# Formats whose EXIF orientation tag is applied here. Not TIFF: OpenCV reads 8-bit TIFFs through
+# libtiff's RGBA interface, which applies the orientation tag itself (measured on OpenCV 4.14,
+# all 8 orientations; tests/hardening/test_imageio_exif.py holds it). Not AVIF: HEIF carries its
+# rotation in irot/imir boxes, applied by the decoder, and the EXIF tag there must be ignored.
+EXIF_ORIENTED_FORMATS = ("jpeg", "png", "webp")
+EXIF_ORIENTATION_TAG = 0x0112
+
+
+def exif_orientation(data: bytes, fmt: Optional[str] = None) -> int:
+    """The EXIF orientation (1-8) of an encoded image; 1 when absent, unreadable or not applicable."""
+    fmt = fmt or sniff_format(data)
+    if fmt not in EXIF_ORIENTED_FORMATS:
+        return 1
+    im = _pillow_header(data, fmt)
+    if im is None:
+        return 1
+    with im:
+        try:
+            # Image.getexif reads what the header parse found (JPEG APP1, PNG eXIf before IDAT,
+            # WebP EXIF chunk) without decoding pixels; PngImageFile.getexif would
+            # decode the whole image to look for an eXIf chunk after IDAT.
+            from PIL import Image
+            value = Image.Image.getexif(im).get(EXIF_ORIENTATION_TAG, 1)
+        except Exception:   # a corrupt EXIF block does not make the image unusable
+            return 1
+    try:
+        value = int(value)
+    except (TypeError, ValueError):
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def apply_orientation(img: np.ndarray, orientation: int) -> np.ndarray:
+    """Pixels as stored -> the upright image the EXIF orientation describes (as Pillow's
+    ImageOps.exif_transpose does). Works on HxW and HxWxC arrays of any dtype."""
+    if orientation == 2:
+        out = img[:, ::-1]
+    elif orientation == 3:
+        out = img[::-1, ::-1]
+    elif orientation == 4:
+        out = img[::-1]
+    elif orientation == 5:
+        out = img.swapaxes(0, 1)
+    elif orientation == 6:
+        out = img[::-1].swapaxes(0, 1)           # rotate 90 degrees clockwise
+    elif orientation == 7:
+        out = img[::-1, ::-1].swapaxes(0, 1)
+    elif orientation == 8:
+        out = img[:, ::-1].swapaxes(0, 1)        # rotate 90 degrees counter-clockwise
+    else:
+        return img
+    return np.ascontiguousarray(out)
 
 
 # -- limits -----------------------------------------------------------------------------------------
@@ -408,6 +372,9 @@ def decode_bytes(data: bytes, source: str, max_pixels: int) -> np.ndarray:
         raise InvalidImageError(f"{source}: corrupt {fmt.upper()} image ({exc.err.strip() or 'OpenCV error'})") from exc
     if img is None or img.size == 0:
         raise InvalidImageError(f"{source}: not a decodable {fmt.upper()} image (corrupt or truncated)")
+    # OpenCV's IMREAD_UNCHANGED (kept for 16-bit and alpha) never applies EXIF orientation; it is
+    # applied here, the same way for every format that carries it and on every OpenCV version
+    img = apply_orientation(img, exif_orientation(data, fmt))
     # belt and braces: the decoded size must also respect the limit (headers can disagree)
     _check_pixels(img.shape[1], img.shape[0], max_pixels, source, "decoded size differs from the header")
     if img.dtype not in (np.uint8, np.uint16):

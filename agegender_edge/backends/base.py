@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import abc
+import time
 from typing import Optional
 
 import numpy as np
@@ -13,7 +14,8 @@ class Runner(abc.ABC):
     """Runs the exported age/gender network on NCHW float32 batches.
 
     ``infer`` returns the outputs named in metadata.OUTPUT_NAMES, float32, batch-first, the same
-    layout for every backend. ``calls`` counts inference calls (one per batch).
+    layout for every backend. ``calls`` counts inference calls (one per batch) and
+    ``busy_seconds`` the wall time spent inside them (how busy the network was, for benchmarks).
     """
 
     name = "runner"
@@ -21,6 +23,7 @@ class Runner(abc.ABC):
     def __init__(self) -> None:
         self.is_active = False
         self.calls = 0
+        self.busy_seconds = 0.0
 
     @property
     @abc.abstractmethod
@@ -50,7 +53,9 @@ class Runner(abc.ABC):
         if batch.ndim != 4 or batch.shape[1:] != (3, h, w) or batch.dtype != np.float32:
             raise ValueError(f"{self.name}: expected float32 [N,3,{h},{w}], got {batch.dtype} {list(batch.shape)}")
         self.calls += 1
+        t0 = time.perf_counter()
         out = self._infer(np.ascontiguousarray(batch))
+        self.busy_seconds += time.perf_counter() - t0
         return {name: out[name] for name in OUTPUT_NAMES}
 
     @abc.abstractmethod

@@ -50,7 +50,9 @@ def available_ort_providers() -> list[str]:
 
 def _tensorrt_usable() -> tuple[bool, str]:
     if importlib.util.find_spec("tensorrt") is None:
-        return False, "the 'tensorrt' Python package is not installed (pip install 'agegender-edge[gpu]')"
+        from ..install_hint import pip_install_extra
+        return False, (f"the 'tensorrt' Python package is not installed ({pip_install_extra('gpu')}, or the extra "
+                       f"for your GPU: docs/GPU.md)")
     try:
         from .tensorrt_env import cuda_device_count
     except ImportError as exc:  # pragma: no cover - only without the gpu extra
@@ -111,9 +113,16 @@ def ort_providers_for(device: Optional[str], engine_cache_dir: Optional[Path] = 
     if kind == "cuda" and not chain:
         raise BackendUnavailableError(
             f"device={device!r} asked for a GPU but ONNX Runtime offers only {available}"
-            + (f"; {conflict}" if conflict else "; install onnxruntime-gpu (pip install 'agegender-edge[gpu]')"))
+            + (f"; {conflict}" if conflict else "; ONNX Runtime's GPU providers need onnxruntime-gpu in place of "
+               "onnxruntime: pip uninstall -y onnxruntime && pip install 'onnxruntime-gpu>=1.17' (docs/GPU.md)"))
     if kind is None and not chain:
-        log.warning("backend: no GPU execution provider available, running ONNX Runtime on CPU")
+        from .tensorrt_env import nvidia_gpu_present
+        if nvidia_gpu_present():   # a GPU that goes unused is worth a warning; a laptop's CPU is not
+            log.warning("backend: this machine has an NVIDIA GPU but ONNX Runtime offers no GPU execution provider "
+                        "(providers: %s), running on CPU; %s", available,
+                        conflict or "for GPU inference install the extra for your GPU (docs/GPU.md)")
+        else:
+            log.info("backend: no GPU on this machine: ONNX Runtime on CPU")
     chain.append("CPUExecutionProvider")
     return chain
 
@@ -133,10 +142,15 @@ def _input_spec_of(model: Path, metadata: Optional[ModelMetadata]) -> Optional[M
 
 def create_runner(model: Path, backend: str = "auto", device: Optional[str] = None,
                   ort_options: OrtOptions = OrtOptions(), metadata: Optional[ModelMetadata] = None,
-                  engine_cache_dir: Optional[Path] = None, max_batch_size: int = 32) -> Runner:
+                  engine_cache_dir: Optional[Path] = None, max_batch_size: int = 32,
+                  default_model: bool = False) -> Runner:
+    """``default_model``: ``model`` is the SDK's built-in default (shipped.uses_builtin_default),
+    so ONNX Runtime CPU may run its INT8 file instead (shipped.default_for_backend)."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
     model = Path(model)
+    if not model.exists():   # before any backend probing, so this is the first (and only) thing reported
+        raise ModelError(f"{model}: model file not found")
     is_engine = model.suffix.lower() in ENGINE_SUFFIXES
     if is_engine and backend == "onnxruntime":
         raise ModelError(f"{model}: a TensorRT engine cannot run on ONNX Runtime; pass the .onnx file")
@@ -151,6 +165,9 @@ def create_runner(model: Path, backend: str = "auto", device: Optional[str] = No
                 if is_engine:
                     log.info("backend: TensorRT engine %s", model.name)
                     return TensorRTRunner.from_engine(model, device=device)
+                if default_model:  # logs that the GPU takes the FP32 file (TensorRT builds FP16 from it)
+                    from ..shipped import default_for_backend
+                    model = default_for_backend(model, on_gpu=True)
                 log.info("backend: TensorRT from %s via the engine cache", model.name)
                 return TensorRTRunner.from_onnx(model, device=device, cache_dir=engine_cache_dir,
                                                 max_batch_size=max_batch_size)
@@ -162,5 +179,8 @@ def create_runner(model: Path, backend: str = "auto", device: Optional[str] = No
             raise BackendUnavailableError(f"TensorRT backend requested for {model.name} but {why}")
         log.info("backend: TensorRT skipped: %s", why)
     spec = _input_spec_of(model, metadata) if kind != "cpu" else metadata
-    return OnnxRuntimeRunner(model, providers=ort_providers_for(device, engine_cache_dir, max_batch_size, spec),
-                             options=ort_options, metadata=metadata)
+    providers = ort_providers_for(device, engine_cache_dir, max_batch_size, spec)
+    if default_model:
+        from ..shipped import default_for_backend
+        model = default_for_backend(model, on_gpu=providers[0] != "CPUExecutionProvider")
+    return OnnxRuntimeRunner(model, providers=providers, options=ort_options, metadata=metadata)

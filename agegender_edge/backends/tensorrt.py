@@ -3,7 +3,8 @@
 - ``from_engine(path)``: an engine built by ``agegender-edge export --format engine``; the sidecar
   must match the engine bytes (sha256), this TensorRT version and this GPU's compute capability,
   else a clear error is raised before TensorRT ever sees the bytes. Engines are deserialized with
-  ``engine_host_code_allowed = False`` (TensorRT 10+): an engine from elsewhere cannot bring code.
+  ``engine_host_code_allowed = False`` (TensorRT 8.6+, where the switch exists; the C++ runner
+  does the same): an engine from elsewhere cannot bring code.
 - ``from_onnx(path)``: the engine cache (engine/cache.py) builds once and reuses.
 
 Inference: pinned host buffers and device buffers sized once for the profile's max batch, one

@@ -16,6 +16,7 @@ import ctypes
 import importlib
 import logging
 import os
+import re
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -33,9 +34,11 @@ def import_tensorrt():
     try:
         return importlib.import_module("tensorrt")
     except ImportError as exc:
+        from ..install_hint import pip_install_extra
         raise BackendUnavailableError(
             f"the TensorRT backend needs the 'tensorrt' Python package ({exc}); on Jetson it comes with "
-            f"JetPack (python3-libnvinfer), elsewhere: pip install 'agegender-edge[gpu]'") from exc
+            f"JetPack (python3-libnvinfer), elsewhere: {pip_install_extra('gpu')} (or the extra for your GPU, "
+            f"e.g. gpu-v100: docs/GPU.md)") from exc
 
 
 def import_cudart():
@@ -84,8 +87,22 @@ def tensorrt_version(trt=None) -> str:
 
 
 def version_tuple(v: str) -> tuple[int, int, int]:
-    parts = [int("".join(ch for ch in p if ch.isdigit()) or 0) for p in v.split(".")[:3]]
+    """(major, minor, patch): the leading digits of the first three dot-separated parts, missing
+    parts 0 ("10.14.1.48.post1" -> (10, 14, 1)); the same rule as the C++ runtime."""
+    parts = [int(re.match(r"\d*", p).group() or 0) for p in str(v).split(".")[:3]]
     return tuple(parts + [0] * (3 - len(parts)))  # type: ignore[return-value]
+
+
+def normalise_tensorrt_version(v: str) -> str:
+    """"10.3.0.26" (C++ headers, JetPack) and "10.3.0" (the Python wheels) -> "10.3.0".
+
+    Engines are matched on major.minor.patch, the finest level both report; the engine cache key
+    holds this form, so Python and the C++ runtime (engine_cache.cpp) share cached engines."""
+    return ".".join(str(x) for x in version_tuple(v))
+
+
+def tensorrt_versions_match(a: str, b: str) -> bool:
+    return normalise_tensorrt_version(a) == normalise_tensorrt_version(b)
 
 
 def has_builder_fp16(trt) -> bool:
@@ -99,6 +116,29 @@ def has_named_tensor_api(trt) -> bool:
 
 def is_jetson() -> bool:
     return os.path.exists("/etc/nv_tegra_release") or os.path.exists("/sys/module/tegra_fuse")
+
+
+def nvidia_gpu_present() -> bool:
+    """Whether this machine has an NVIDIA GPU, from what the kernel driver exposes (no CUDA
+    library needed): /proc/driver/nvidia/gpus/<bus id> or /dev/nvidia<N>, or a Jetson board.
+    Decides whether running on the CPU is worth a warning (a GPU that goes unused) or is simply
+    the machine's only option (a laptop: no warning)."""
+    try:
+        with os.scandir("/proc/driver/nvidia/gpus") as it:
+            if any(True for _ in it):
+                return True
+    except OSError:
+        pass
+    if any(name.startswith("nvidia") and name[6:].isdigit() for name in _listdir("/dev")):
+        return True
+    return is_jetson()
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ Small modules, each usable on its own:
   inputs    real face inputs (a folder of chips or a prepared .h5) at the model's input size
   targets   what is timed: ONNX Runtime sessions, TensorRT engines, PyTorch eager (reference)
   model     model-only latency per target and batch size
-  pipeline  whole pipeline on photos: per-stage split and streamed images/s
+  pipeline  whole pipeline on photos: per-stage split, streamed images/s, end to end (files in,
+            results out) with the share of wall time the network was busy
   report    the report object, the text table, JSON and the PNG plot
 
 Importing this package imports neither torch nor tensorrt; a target that needs them imports

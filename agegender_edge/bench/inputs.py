@@ -88,7 +88,8 @@ def read_h5_faces(path: Path, split: Optional[str] = "val", limit: Optional[int]
     try:
         import h5py
     except ImportError as exc:  # pragma: no cover - only without the train extra
-        raise ImportError("reading .h5 faces needs h5py: pip install 'agegender-edge[train]'") from exc
+        from ..install_hint import pip_install_extra
+        raise ImportError(f"reading .h5 faces needs h5py: {pip_install_extra('train')}") from exc
     with h5py.File(path, "r") as f:
         if split:
             splits = np.asarray([s.decode() if isinstance(s, bytes) else str(s) for s in f["split"][:]])

@@ -24,7 +24,7 @@ def stage_split(predictor, images: Sequence[Path], rounds: int = 1) -> dict:
     """Per-image milliseconds for each stage, ``rounds`` passes over ``images``."""
     from ..decode import decode_outputs
     from ..imageio import load_image
-    from ..preprocess import InputBatch, chip_to_input, cut_square, square_region
+    from ..preprocess import InputBatch, face_input
     from ..results import BoundingBox, FaceResult
 
     meta, det, runner = predictor.metadata, predictor.detector, predictor.runner
@@ -62,12 +62,11 @@ def stage_split(predictor, images: Sequence[Path], rounds: int = 1) -> dict:
             t2 = clock()
             flushed = 0.0
             for d in found:
-                cx, cy, side = det.calibration.chip(d)
-                x0, y0, s = square_region(cx, cy, side)
                 if batch.count == cap:
                     flushed += flush()
-                batch.add(chip_to_input(cut_square(bgr, x0, y0, s), meta))
-                pending.append((d, BoundingBox(float(x0), float(y0), float(s), float(s))))
+                face, crop, _aligned = face_input(bgr, d, det.calibration, meta)   # box rule or alignment
+                batch.add(face)
+                pending.append((d, BoundingBox(*crop)))
             t3 = clock()
             per_image["decode"].append(t1 - t0)
             per_image["detect"].append(t2 - t1)
@@ -89,7 +88,7 @@ def stage_split(predictor, images: Sequence[Path], rounds: int = 1) -> dict:
             "sequential_images_per_s": 1e3 / total if total else float("inf")}
 
 
-def streamed(predictor, images: Sequence[Path], min_seconds: float = 2.0, chunk: int = 64,
+def streamed(predictor, images: Sequence[Path], min_seconds: float = 2.0, chunk: Optional[int] = None,
              progress: Optional[Callable[[int, float], None]] = None, expected_rate: Optional[float] = None) -> dict:
     """Images/s of ONE ``predict_iter`` stream over ``images`` cycled to last about ``min_seconds``
     (one stream, so the overlap of preparation and inference is never reset between passes).
@@ -104,6 +103,7 @@ def streamed(predictor, images: Sequence[Path], min_seconds: float = 2.0, chunk:
         expected_rate = probe["images_per_s"]
     total = max(len(images), int(expected_rate * min_seconds))
     done = faces = 0
+    busy0 = predictor.inference_seconds
     t0 = time.perf_counter()
     for res in predictor.predict_iter(itertools.islice(itertools.cycle(images), total), chunk=chunk):
         done += 1
@@ -112,4 +112,45 @@ def streamed(predictor, images: Sequence[Path], min_seconds: float = 2.0, chunk:
             progress(done, time.perf_counter() - t0)
     elapsed = time.perf_counter() - t0
     return {"images": done, "faces": faces, "seconds": elapsed,
-            "images_per_s": done / elapsed, "faces_per_s": faces / elapsed, "chunk": chunk}
+            "images_per_s": done / elapsed, "faces_per_s": faces / elapsed, "chunk": chunk or predictor.read_ahead,
+            "network_busy": (predictor.inference_seconds - busy0) / elapsed}
+
+
+def end_to_end(predictor, inputs: Sequence, kind: str = "photos", min_seconds: float = 2.0,
+               warmup: bool = True) -> dict:
+    """What a user gets: files in, results out, decode included, timed over whole calls.
+
+    ``kind`` "faces": ``predict_faces(inputs)`` (face chips, no detection), one call per pass;
+    "photos": one ``predict_iter`` stream over the inputs. Passes repeat until ``min_seconds``.
+    Reports items/s, faces/s and ``network_busy``: the share of the wall time the network was
+    inside an inference call (Runner.busy_seconds), i.e. how well preparation kept it fed."""
+    if not inputs:
+        raise ValueError("no inputs to time")
+    if kind not in ("faces", "photos"):
+        raise ValueError(f"kind must be 'faces' or 'photos', not {kind!r}")
+    inputs = list(inputs)
+
+    def one_pass() -> int:
+        if kind == "faces":
+            return sum(len(r.faces) for r in predictor.predict_faces(inputs))
+        return sum(len(r.faces) for r in predictor.predict_iter(inputs))
+
+    if warmup:
+        one_pass()
+    busy0, calls0 = predictor.inference_seconds, predictor.inference_calls
+    items = faces = 0
+    t0 = time.perf_counter()
+    while True:
+        faces += one_pass()
+        items += len(inputs)
+        elapsed = time.perf_counter() - t0
+        if elapsed >= min_seconds:
+            break
+    busy = predictor.inference_seconds - busy0
+    return {"kind": kind, "items": items, "faces": faces, "seconds": elapsed,
+            "items_per_s": items / elapsed, "faces_per_s": faces / elapsed,
+            "network_busy": busy / elapsed, "network_seconds": busy,
+            "inference_calls": predictor.inference_calls - calls0,
+            "batch_size": predictor.batch_size, "threads": predictor.threads.describe(),
+            "intra_op_threads": predictor.threads.intra_op_threads, "prep_workers": predictor.workers,
+            "pipelined": predictor.pipelined}

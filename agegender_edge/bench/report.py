@@ -44,6 +44,8 @@ class BenchReport:
     # -- text --------------------------------------------------------------------------
     def table(self) -> str:
         parts = [environment_lines(self.environment)]
+        if self.extra.get("end_to_end"):
+            parts.append(end_to_end_table(self.extra["end_to_end"]))
         if self.model:
             parts.append(model_table(self.model))
         for s in self.skipped:
@@ -107,6 +109,20 @@ def model_table(rows: list[dict]) -> str:
     return "model only (latency per batch call)\n" + render(headers, body, align_left=3)
 
 
+def end_to_end_table(rows: list[dict]) -> str:
+    """End to end (files in, results out) beside model-only at the same batch size."""
+    body = []
+    for r in rows:
+        alone = r.get("model_only_faces_per_s")
+        body.append([r["label"], str(r["batch_size"]), r["faces_per_s"], alone if alone else None,
+                     f"{100 * r['faces_per_s'] / alone:.0f}%" if alone else "-", f"{100 * r['network_busy']:.0f}%",
+                     r.get("threads", "-")])
+    src = rows[0].get("faces_source", "") if rows else ""
+    return (f"end to end: Predictor.predict_faces on {src} (read + decode + crop + inference)\n"
+            + render(["target", "batch", "faces/s", "model-only faces/s", "of model-only", "network busy",
+                      "threads"], body, align_left=1))
+
+
 def pipeline_table(p: dict) -> str:
     split = p.get("split") or {}
     lines = [f"pipeline: {p.get('images_desc', '')}  detector {p.get('detector')}  batch {p.get('batch_size')}  "
@@ -123,6 +139,7 @@ def pipeline_table(p: dict) -> str:
     if s:
         lines.append(f"streamed (predict_iter, overlapped): {s['images_per_s']:.1f} images/s, "
                      f"{s['faces_per_s']:.1f} faces/s over {s['images']} images in {s['seconds']:.1f} s"
+                     + (f", network busy {100 * s['network_busy']:.0f}% of the time" if "network_busy" in s else "")
                      + (f" (median of {len(s['repeats'])} runs)" if s.get("repeats") else ""))
     return "\n".join(lines)
 
@@ -134,7 +151,8 @@ def write_plot(report: BenchReport, path: Path) -> Path:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as exc:
-        raise ImportError("the plot needs matplotlib: pip install matplotlib (or 'agegender-edge[train]')") from exc
+        from ..install_hint import pip_install_extra
+        raise ImportError(f"the plot needs matplotlib: {pip_install_extra('train')}") from exc
     by_target: dict[str, list[dict]] = {}
     for r in report.model:
         by_target.setdefault(r["label"], []).append(r)

@@ -168,7 +168,8 @@ class TorchTarget(Target):
 
     def open(self) -> ModelMetadata:
         if importlib.util.find_spec("torch") is None:
-            raise TargetUnavailable("PyTorch eager needs torch: pip install 'agegender-edge[train]'")
+            from ..install_hint import pip_install_extra
+            raise TargetUnavailable(f"PyTorch eager needs torch: {pip_install_extra('train')}")
         import torch
 
         from ..train.export_onnx import build_metadata

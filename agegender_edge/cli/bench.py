@@ -34,12 +34,20 @@ def _budget(spec: str, what: str, min_count: int = 1):
         raise click.BadParameter(str(exc), param_hint=what)
 
 
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 class _Progress:
     """One tqdm bar per run on stderr; each timed configuration updates it."""
 
     def __init__(self, total: int, quiet: bool):
         self.bar = None
-        if not quiet:
+        # a bar only on a terminal: redirected to a log, tqdm's carriage-return frames are just noise
+        if not quiet and _stderr_is_terminal():
             from tqdm import tqdm
             self.bar = tqdm(total=total, unit="cfg", file=sys.stderr, leave=False, dynamic_ncols=True)
         self.current = None
@@ -68,7 +76,8 @@ class _Progress:
 @click.command(context_settings={"max_content_width": 110})
 @click.option("--model", "models", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Model to time (.onnx, a shipped model name; .engine/.plan for TensorRT). Repeat to compare models side by side, "
-                   "e.g. an FP32 and an INT8 export. Default: the model shipped in the package.")
+                   "e.g. an FP32 and an INT8 export. Default: every model shipped in the package (default first), "
+                   "or $AGEGENDER_EDGE_MODEL when set.")
 @click.option("--backend", "backends", multiple=True, type=click.Choice(["auto", "onnxruntime", "tensorrt"]),
               default=("auto",), show_default=True,
               help="Backends for each model. auto = ONNX Runtime, plus TensorRT when it and a GPU are "
@@ -109,9 +118,18 @@ class _Progress:
               help="Pipeline: detect on a copy downscaled to this longer side (default: the Predictor's).")
 @click.option("--pipeline-batch", default=32, show_default=True, type=click.IntRange(1),
               help="Pipeline batch size (faces per inference call).")
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(1),
-              help="Pipeline threads for decode / detect / crop.")
-@click.option("--pipeline-only", is_flag=True, help="With --images: skip the model-only timing.")
+@click.option("--workers", default=None, type=click.IntRange(1),
+              help="Pipeline threads for decode / detect / crop (default: the Predictor's split of the cores).")
+@click.option("--end-to-end/--no-end-to-end", "end_to_end", default=True, show_default=True,
+              help="Also time each ONNX Runtime model end to end on the --faces files (read, decode, crop, "
+                   "infer: Predictor.predict_faces), next to its model-only faces/s, with the share of the wall "
+                   "time the network was busy.")
+@click.option("--pipeline-only", is_flag=True, help="With --images / --video: skip the model-only timing.")
+@click.option("--video", "videos", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Video file: time predict_video end to end (frames/s, per-frame latency p50/p90/p99, inference "
+                   "batch sizes). Repeat for several files.")
+@click.option("--video-every", default="1", show_default=True, callback=_batch_sizes,
+              help="With --video: detector on every K-th frame; comma-separated values are each timed (e.g. 1,3).")
 @click.option("--json", "json_out", default=None,
               help="Write the full report as JSON to this file ('-' = stdout, the table then goes to stderr).")
 @click.option("--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -121,7 +139,7 @@ class _Progress:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def bench(models, backends, device, torch_checkpoint, batch_sizes, faces, face_limit, warmup, iterations, duration,
           repeats, threads, inter_op_threads, spinning, graph_opt, images, detector, detect_max_side, pipeline_batch, workers,
-          pipeline_only, json_out, plot_out, table_out, quiet) -> None:
+          pipeline_only, end_to_end, videos, video_every, json_out, plot_out, table_out, quiet) -> None:
     """Time models (and optionally the whole pipeline) on real images.
 
     For every model x backend x batch size: a warm-up (count or time), then --iterations calls or
@@ -148,14 +166,11 @@ def bench(models, backends, device, torch_checkpoint, batch_sizes, faces, face_l
     measure = Budget(count=iterations) if iterations else _budget(duration, "--duration", min_count=3)
     models = tuple(model_argument(m, file_only=True) for m in models)
     if not models:
-        default = default_model_path()
-        if not default.is_file():
-            raise click.ClickException(f"no --model given and the shipped model is missing ({default})")
-        models = (default,)
+        models = _default_models()
     if faces is None and DEFAULT_FACES.is_dir():
         faces = DEFAULT_FACES
-    if pipeline_only and images is None:
-        raise click.BadParameter("--pipeline-only needs --images", param_hint="--pipeline-only")
+    if pipeline_only and images is None and not videos:
+        raise click.BadParameter("--pipeline-only needs --images or --video", param_hint="--pipeline-only")
     defaults = OrtOptions()
     ort_opts = OrtOptions(intra_op_threads=threads, inter_op_threads=inter_op_threads,
                           allow_spinning=defaults.allow_spinning if spinning is None else spinning,
@@ -196,19 +211,33 @@ def bench(models, backends, device, torch_checkpoint, batch_sizes, faces, face_l
                 runs.append(rows)
             report.model.extend(merge_repeats(runs) if repeats > 1 else runs[0])
             report.skipped.extend(skipped_by.values())
+            if end_to_end and faces is not None and Path(faces).is_dir():
+                progress.note("end to end")
+                report.extra["end_to_end"] = _end_to_end(targets, faces, face_limit, batch_sizes, ort_opts, device,
+                                                         measure, repeats, report.model)
         if images is not None:
             progress.note("pipeline")
             report.pipeline = _pipeline(models[0], images, detector, detect_max_side, pipeline_batch, workers,
                                         ort_opts, device, measure, progress)
+        if videos:
+            from ..bench.video import run_videos
+            progress.note("video")
+            # no --model: the default as Predictor() runs it (its INT8 file on CPU), what users get
+            video_model = None if models[0] == default_model_path() else models[0]
+            report.extra["video"] = run_videos(video_model, videos, video_every, detector, detect_max_side,
+                                               pipeline_batch, ort_opts, device)
     except AgeGenderError as exc:
         raise click.ClickException(str(exc))
     finally:
         progress.close()
     finish_environment(env)
-    if not report.model and not report.pipeline:
+    if not report.model and not report.pipeline and not report.extra.get("video"):
         raise click.ClickException("nothing could be timed: " + "; ".join(s["reason"] for s in report.skipped))
 
     table = report.table()
+    if report.extra.get("video"):
+        from ..bench.video import video_table
+        table += "\n\n" + video_table(report.extra["video"])
     if json_out == "-":
         click.echo(report.to_json())
         click.echo(table, err=True)
@@ -230,6 +259,54 @@ def bench(models, backends, device, torch_checkpoint, batch_sizes, faces, face_l
                 click.echo(f"wrote {plot_out}", err=True)
             except ImportError as exc:
                 raise click.ClickException(str(exc))
+
+
+def _end_to_end(targets, faces: Path, face_limit: int, batch_sizes, ort_opts, device: str, measure, repeats: int,
+                model_rows: list) -> list[dict]:
+    """Each ONNX Runtime model through Predictor.predict_faces on the face files (what a user
+    gets), at the batch size nearest 32, beside its model-only row at that batch size."""
+    from ..bench.inputs import list_images
+    from ..bench.pipeline import end_to_end
+    from ..bench.stats import median
+    from ..predictor import Predictor
+
+    files = list_images(faces, face_limit)
+    batch = 32 if 32 in batch_sizes else max(batch_sizes)
+    seconds = measure.seconds if measure.seconds is not None else 2.0
+    rows = []
+    for t in targets:
+        if t.backend != "onnxruntime":
+            continue
+        runs = []
+        for _ in range(repeats):
+            with Predictor(t.model, backend="onnxruntime", device=device, detector=None, batch_size=batch,
+                           ort_options=ort_opts) as p:
+                runs.append(end_to_end(p, files, "faces", seconds))
+        row = dict(runs[0])
+        for k in ("items_per_s", "faces_per_s", "network_busy"):
+            row[k] = median([r[k] for r in runs])
+        alone = next((r for r in model_rows if r["label"] == t.label and r["batch_size"] == batch), None)
+        row.update(label=t.label, model=str(t.model), faces_source=f"{len(files)} files from {faces}",
+                   model_only_faces_per_s=alone["items_per_s"] if alone else None)
+        rows.append(row)
+    return rows
+
+
+def _default_models() -> tuple[Path, ...]:
+    """No --model: the shipped models side by side (what a user chooses between), default first;
+    only $AGEGENDER_EDGE_MODEL when it is set (it names the one model this installation uses)."""
+    import os
+
+    from ..shipped import MODEL_ENV, default_model_path, resolve_model, shipped_models
+
+    if os.environ.get(MODEL_ENV):
+        found = [default_model_path()]
+    else:
+        found = [resolve_model(n) for n in shipped_models()]
+    found = [m for m in found if m.is_file()]
+    if not found:
+        raise click.ClickException(f"no --model given and no shipped model found ({default_model_path()})")
+    return tuple(found)
 
 
 def _tensorrt_present() -> bool:
@@ -258,5 +335,6 @@ def _pipeline(model: Path, images: Path, detector: str, detect_max_side: Optiona
         s = streamed(p, files, min_seconds=seconds, expected_rate=1.5 * split["sequential_images_per_s"],
                      progress=lambda d, e: progress.config("pipeline", "streamed", d, e))
         return {"images_desc": f"{len(files)} photos from {images}", "detector": p.detector.describe(),
-                "detect_max_side": p.detector.max_side, "batch_size": batch, "workers": workers,
+                "detect_max_side": p.detector.max_side, "batch_size": batch, "workers": p.workers,
+                "threads": p.threads.describe(),
                 "model": str(model), "split": split, "streamed": s}

@@ -13,7 +13,7 @@ from .main import model_argument, require_extra
 @click.command()
 @click.argument("data", type=click.Path(exists=True, path_type=Path))
 @click.option("--model", type=click.Path(path_type=Path), default=None,
-              help="Our .onnx or a shipped model name (default: edge_resnet_utkface), a training checkpoint .pt, or the CC0 baseline "
+              help="Our .onnx or a shipped model name (default: edge_resnet_aligned), a training checkpoint .pt, or the CC0 baseline "
                    "folder (../shared/data/models/cydral_dlib_age_gender).")
 @click.option("--split", default=None, help="For .h5 data: the split to evaluate (e.g. val).")
 @click.option("--fold", "folds", multiple=True, type=click.IntRange(0, 4), help="For Adience .h5: fold(s) to evaluate.")
@@ -22,6 +22,9 @@ from .main import model_argument, require_extra
               help="Write the full report (n, gender_accuracy, age_group_accuracy, one_off_accuracy, age_mae, per_group, ...).")
 @click.option("--confusion", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Confusion matrix PNG.")
 @click.option("--limit", default=None, type=click.IntRange(1), help="Evaluate only the first N faces.")
+@click.option("--detector", default=None,
+              help="Run the whole pipeline on each image (Predictor.predict with this detector, e.g. auto, "
+                   "yunet, haar; the subject = the face nearest the centre) instead of the ready-chip path.")
 @click.option("--cross-table/--no-cross-table", default=False, help="Also print the age x gender x race table.")
 @click.option("--cv", "cv_arch", default=None,
               help="Adience 5-fold mode: train this architecture on 4 folds and test on the 5th, for each fold "
@@ -30,8 +33,8 @@ from .main import model_argument, require_extra
 @click.option("--cv-out", default=Path("runs/adience_cv"), show_default=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--cv-max-train", default=None, type=click.IntRange(1), help="Smoke runs: faces per training fold.")
 def evaluate(data: Path, model: Optional[Path], split: Optional[str], folds: tuple[int, ...], oversample: bool,
-             json_path: Optional[Path], confusion: Optional[Path], limit: Optional[int], cross_table: bool,
-             cv_arch: Optional[str], cv_epochs: int, cv_out: Path, cv_max_train: Optional[int]) -> None:
+             json_path: Optional[Path], confusion: Optional[Path], limit: Optional[int], detector: Optional[str],
+             cross_table: bool, cv_arch: Optional[str], cv_epochs: int, cv_out: Path, cv_max_train: Optional[int]) -> None:
     """Evaluate on DATA: an .h5 from 'prepare' or a folder of UTKFace-named images
     ({age}_{gender}_{race}_*.jpg). Exact 8-group, 1-off and gender accuracy, age MAE (when exact
     ages exist), confusion matrix and per-group figures."""
@@ -52,8 +55,15 @@ def evaluate(data: Path, model: Optional[Path], split: Optional[str], folds: tup
         click.echo(f"skipped {len(names)} file(s), {reason}: {', '.join(names[:5])}{' ...' if len(names) > 5 else ''}", err=True)
     if len(faces) == 0:
         raise click.ClickException(f"{data}: no faces selected")
-    report = run_eval(model, faces, oversample)
+    try:
+        report = run_eval(model, faces, oversample, detector=detector)
+    except ValueError as exc:
+        raise click.ClickException(str(exc))
     click.echo(f"{model.name}: {report.summary()}")
+    if "subject_missed" in report.extra:
+        missed = report.extra["subject_missed"]
+        click.echo(f"detector {detector}: no subject found on {missed['count']} of {len(faces)} images "
+                   f"(predicted as ready chips instead)")
     click.echo(per_group_table(report))
     if cross_table:
         click.echo(per_group_table(report, cross=True))

@@ -6,6 +6,7 @@ engine, with checks on real faces at every step.
     export --onnx m.onnx --format onnx-int8 --calibration utk112.h5 --out m.int8.onnx
     export --onnx m.onnx --format engine --recipe jetson-orin-jp6-fp16 --out m.engine
     export --onnx m.onnx --recipe v100-trt10-fp16 --print-trtexec          # no TensorRT needed
+    export --onnx m.onnx --format triton --out model_repository             # Triton Inference Server
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import click
 
 from .main import require_extra
 
-FORMATS = ("onnx", "onnx-fp16", "onnx-int8", "engine")
+FORMATS = ("onnx", "onnx-fp16", "onnx-int8", "engine", "triton")
 DEFAULT_FACES = Path("../shared/data/fixtures/utkface_48")
 # FP16 vs FP32 on real faces (ONNX Runtime CPU): probabilities within 5e-3, ages within 0.25 years
 FP16_TOLERANCE = {"gender_probs": 5e-3, "age_group_probs": 5e-3, "age_bin_probs": 5e-3,
@@ -86,7 +87,8 @@ def _export_checkpoint(checkpoint: Path, out_path: Path, name, flip_tta, opset, 
     require_extra("onnx", "train", "export")
     import torch
 
-    from ..train.export_onnx import build_metadata, checkpoint_training_info, export_onnx, parity_check
+    from ..train.export_onnx import (build_metadata, checkpoint_align, checkpoint_training_info, export_onnx,
+                                     parity_check)
     from ..train.trainer import load_best
 
     net, cfg = load_best(checkpoint)
@@ -96,7 +98,8 @@ def _export_checkpoint(checkpoint: Path, out_path: Path, name, flip_tta, opset, 
         report = json.loads(val_metrics.read_text())
         training["val_metrics_runtime"] = {k: report.get(k) for k in
                                            ("n", "gender_accuracy", "age_group_accuracy", "one_off_accuracy", "age_mae")}
-    meta = build_metadata(cfg.model, cfg.age_bins, name or out_path.stem, flip_tta, training, age_estimate=age_estimate)
+    meta = build_metadata(cfg.model, cfg.age_bins, name or out_path.stem, flip_tta, training, age_estimate=age_estimate,
+                          align=checkpoint_align(state))
     export_onnx(net, meta, out_path, opset=opset)
     click.echo(f"wrote {out_path} ({out_path.stat().st_size / 1e6:.1f} MB, opset {opset}, flip_tta={flip_tta}, "
                f"age estimate {age_estimate})")
@@ -115,14 +118,16 @@ def _export_checkpoint(checkpoint: Path, out_path: Path, name, flip_tta, opset, 
 @click.option("--onnx", "onnx_in", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="An FP32 ONNX exported by this SDK, instead of --checkpoint.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="onnx", show_default=True,
-              help="onnx (FP32), onnx-fp16 (mixed FP16, I/O FP32), onnx-int8 (static QDQ), engine (TensorRT).")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="File to write (an engine also gets <out>.json). From --checkpoint with another format, the "
-                   "FP32 ONNX is kept next to it as <name>.onnx.")
+              help="onnx (FP32), onnx-fp16 (mixed FP16, I/O FP32), onnx-int8 (static QDQ), engine (TensorRT), "
+                   "triton (a Triton model repository folder: onnxruntime and tensorrt_plan models).")
+@click.option("--out", "out_path", type=click.Path(path_type=Path), default=None,
+              help="File to write (an engine also gets <out>.json; triton: the repository folder). From "
+                   "--checkpoint with another format, the FP32 ONNX is kept next to it as <name>.onnx.")
 @click.option("--name", default=None, help="Model name stored in the metadata (default: the file stem).")
 @click.option("--flip-tta/--no-flip-tta", default=False, show_default=True,
-              help="Put flip averaging inside the graph (2x compute, every runtime gets it).")
-@click.option("--age-estimate", type=click.Choice(["mean", "median"]), default="mean", show_default=True,
+              help="Put flip averaging inside the graph (2x compute, every runtime gets it); the shipped default "
+                   "model has none (INT8-friendly, fast); edge_resnet_aligned_flip has it.")
+@click.option("--age-estimate", type=click.Choice(["mean", "median"]), default="median", show_default=True,
               help="Reported age: mean or median of the age distribution (recorded in the metadata; every "
                    "runtime applies it, and the age group follows it).")
 @click.option("--opset", default=None, type=click.IntRange(17, 21), help="ONNX opset (default 17, or the recipe's).")
@@ -173,14 +178,18 @@ def export(checkpoint, onnx_in, fmt, out_path, name, flip_tta, opset, parity_fac
         return
     if out_path is None:
         raise click.UsageError("--out is required")
+    if fmt != "triton" and out_path.is_dir():
+        raise click.UsageError(f"--out {out_path} is a folder; --format {fmt} writes a file")
+    if fmt == "triton" and out_path.exists() and not out_path.is_dir():
+        raise click.UsageError(f"--out {out_path} is a file; --format triton writes a model repository folder")
     if fmt == "onnx" and onnx_in is not None:
         raise click.UsageError("--onnx is already an ONNX file: choose --format onnx-fp16, onnx-int8 or engine")
     opset = opset or (rec.opset if rec else 17)
     with tempfile.TemporaryDirectory(prefix="agegender-export-") as tmp:
         if checkpoint is not None:
             fp32 = out_path if fmt == "onnx" else out_path.with_name(out_path.name.split(".")[0] + ".onnx")
-            if fp32 == out_path and fmt != "onnx":
-                fp32 = Path(tmp) / "fp32.onnx"
+            if (fp32 == out_path and fmt != "onnx") or fmt == "triton":
+                fp32 = Path(tmp) / f"{name or checkpoint.parent.name or 'model'}.onnx"
             _export_checkpoint(checkpoint, fp32, name, flip_tta, opset, parity_faces, tolerance, val_metrics,
                                age_estimate)
         else:
@@ -193,6 +202,8 @@ def export(checkpoint, onnx_in, fmt, out_path, name, flip_tta, opset, parity_fac
             meta = meta.replace(name=name)
         if fmt == "onnx-fp16":
             _to_fp16(fp32, out_path, meta, parity_faces)
+        elif fmt == "triton":
+            _to_triton(fp32, out_path, meta, rec, max_batch)
         elif fmt == "onnx-int8":
             faces = _calibration(calibration, meta, calibration_count)
             _to_int8(fp32, out_path, meta, faces, int8_target, int8_keep_first_conv, int8_calibration_method,
@@ -200,6 +211,22 @@ def export(checkpoint, onnx_in, fmt, out_path, name, flip_tta, opset, parity_fac
         else:
             _to_engine(fp32, out_path, meta, rec, precision, min_batch, opt_batch, max_batch, workspace_mib,
                        timing_cache, dla_core, device, calibration, calibration_count)
+
+
+def _to_triton(src: Path, repo: Path, meta, rec, max_batch) -> None:
+    import onnx
+
+    from ..engine.generate import fp32_layers_of
+    from ..engine.recipes import load_recipe
+    from ..engine.triton import DEFAULT_RECIPE, write_repository
+
+    recipe = rec or load_recipe(DEFAULT_RECIPE)
+    layers = tuple(fp32_layers_of(onnx.load(str(src)))) if recipe.precision_path == "builder-fp16" else ()
+    files = write_repository(src, repo, meta, recipe, max_batch=max_batch, fp32_layers=layers)
+    models = sorted({p.relative_to(repo).parts[0] for p in files})
+    click.echo(f"wrote Triton model repository {repo}: {', '.join(models)} (version 1, dynamic batching up to "
+               f"{max_batch or recipe.profile.max}); build the TensorRT plan on the serving GPU with "
+               f"{repo / models[-1] / 'build_plan.sh'}")
 
 
 def _meta_of(path: Path):

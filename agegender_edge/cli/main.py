@@ -17,6 +17,10 @@ COMMANDS = {
     "evaluate": ("agegender_edge.cli.evaluate", "evaluate", "Evaluate an ONNX model or checkpoint on labelled faces."),
     "export": ("agegender_edge.cli.export", "export", "Export a checkpoint to ONNX (and FP16 / INT8 / TensorRT)."),
     "bench": ("agegender_edge.cli.bench", "bench", "Measure latency and throughput of models and the pipeline."),
+    "calibrate": ("agegender_edge.cli.calibrate", "calibrate",
+                  "Fit gender temperature and age-interval calibration on held-out faces [train]."),
+    "label": ("agegender_edge.cli.label", "label", "Label many images into a resumable Parquet dataset [distributed]."),
+    "video": ("agegender_edge.cli.video", "video", "Tracked faces, smoothed age and gender in a video file, camera or stream."),
 }
 
 
@@ -55,9 +59,10 @@ def require_extra(module: str, extra: str, feature: str):
     try:
         return importlib.import_module(module)
     except ImportError:
+        from ..install_hint import pip_install_extra
         raise click.ClickException(
             f"{feature} needs '{module}', which is not installed; install it with: "
-            f"pip install 'agegender-edge[{extra}]'")
+            f"{pip_install_extra(extra)}")
 
 
 def model_argument(model, *, file_only: bool = False):

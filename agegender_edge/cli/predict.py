@@ -18,21 +18,59 @@ import click
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".jp2", ".pgm", ".ppm", ".pnm"}
 
 
-def expand_inputs(inputs: tuple[str, ...], recursive: bool) -> list[str]:
-    """Files as given, folders expanded to their image files (sorted), globs expanded. Paths that
-    match nothing are kept, so that they are reported as per-file errors."""
+def expand_inputs(inputs: tuple[str, ...], recursive: bool) -> tuple[list[str], list[str]]:
+    """(files, problems). Files as given, folders expanded to their image files (sorted), globs
+    expanded. A folder without image files and a pattern that matches nothing are the same kind
+    of problem (an input that names no image) and are returned as messages; a plain path that
+    does not exist is kept, so that it is reported as a per-file error like any unreadable file."""
     out: list[str] = []
+    problems: list[str] = []
     for item in inputs:
         p = Path(item)
         if p.is_dir():
             pattern = "**/*" if recursive else "*"
-            out.extend(sorted(str(f) for f in p.glob(pattern) if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES))
+            found = sorted(str(f) for f in p.glob(pattern) if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                problems.append(f"{item}: folder has no image files ({', '.join(sorted(IMAGE_SUFFIXES))})"
+                                + ("" if recursive else "; --recursive searches its subfolders"))
+            out.extend(found)
         elif any(ch in item for ch in "*?[") and not p.exists():
             matches = sorted(glob.glob(item, recursive=recursive))
-            out.extend(matches if matches else [item])
+            if not matches:
+                problems.append(f"{item}: pattern matches no files")
+            out.extend(matches)
         else:
             out.append(item)
-    return out
+    return out, problems
+
+
+def _int(v: float) -> str:
+    """A coordinate as a whole number; never "-0" (a box edge a hair left of the image is 0)."""
+    return str(int(round(v)) + 0)
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+# JSON output: floats rounded to 6 significant digits (probabilities to ~1e-6 of their value, pixel
+# coordinates to < 0.01 px, ages to < 0.001 years): the models' outputs carry no more than that,
+# and 17-digit floats only make the output long. Documented in docs/ERRORS.md (output formats).
+JSON_SIGNIFICANT_DIGITS = 6
+
+
+def round_floats(obj, digits: int = JSON_SIGNIFICANT_DIGITS):
+    if isinstance(obj, float):
+        return float(f"{obj:.{digits}g}") + 0.0
+    if isinstance(obj, dict):
+        return {k: round_floats(v, digits) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [round_floats(v, digits) for v in obj]
+    return obj
+
+
+def render_json(results) -> str:
+    return json.dumps([round_floats(r.to_dict()) for r in results], indent=2)
 
 
 def render_table(results) -> str:
@@ -44,8 +82,8 @@ def render_table(results) -> str:
             continue
         if not r.faces:
             lines.append(f"{name:40s}    - no face found")
-        for i, f in enumerate(r.faces):
-            box = f"{f.box.x:.0f},{f.box.y:.0f},{f.box.width:.0f},{f.box.height:.0f}"
+        for i, f in enumerate(r.faces, start=1):   # faces numbered from 1, as the C++ app does
+            box = ",".join(_int(v) for v in (f.box.x, f.box.y, f.box.width, f.box.height))
             lines.append(f"{name:40s} {i:4d} {box:>22s} {f.gender:>6s} {f.gender_probability:5.2f} "
                          f"{f.age:5.1f}±{f.age_std:4.1f} {f.age_group:>7s}")
     return "\n".join(lines)
@@ -62,7 +100,7 @@ def render_csv(results) -> str:
     for r in results:
         if r.error or not r.faces:
             w.writerow({"image": r.source, "error": r.error or "no face found"})
-        for i, f in enumerate(r.faces):
+        for i, f in enumerate(r.faces, start=1):
             w.writerow({"image": r.source, "face": i, "x": round(f.box.x, 1), "y": round(f.box.y, 1),
                         "width": round(f.box.width, 1), "height": round(f.box.height, 1),
                         "detection_score": round(f.detection_score, 4), "gender": f.gender,
@@ -76,8 +114,9 @@ def render_csv(results) -> str:
 @click.command()
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--model", type=click.Path(path_type=Path), default=None,
-              help="ONNX or TensorRT engine file, or a shipped model's name (edge_resnet_utkface [default], "
-                   "edge_resnet_utkface_int8, edge_resnet_utkface_fast).")
+              help="ONNX or TensorRT engine file, or a shipped model's name (edge_resnet_aligned [default; "
+                   "its _int8 file on CPU], edge_resnet_aligned_int8, edge_resnet_aligned_flip, "
+                   "edge_resnet_utkface[_int8|_fast]).")
 @click.option("--backend", type=click.Choice(["auto", "onnxruntime", "tensorrt"]), default="auto", show_default=True)
 @click.option("--device", default=None, help="cpu, cuda or cuda:N (default: best available, logged).")
 @click.option("--detector", default="auto", show_default=True,
@@ -101,9 +140,17 @@ def predict(inputs, model, backend, device, detector, batch_size, fmt, output, a
     from ..imageio import DEFAULT_MAX_PIXELS
     from ..predictor import Predictor
 
-    files = expand_inputs(inputs, recursive)
+    files, problems = expand_inputs(inputs, recursive)
     if not files:
-        raise click.UsageError("no input images found")
+        raise click.UsageError("no input images found: " + "; ".join(problems or ["no inputs"]))
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
+    from .video import video_hint
+    hints = [h for h in map(video_hint, files) if h]
+    if hints and len(hints) == len(files):
+        raise click.UsageError("; ".join(hints))
+    for h in hints:
+        click.echo(f"note: {h}", err=True)
     det = None if detector.lower() == "none" else detector
     try:
         predictor = Predictor(model=model, backend=backend, device=device, detector=det, batch_size=batch_size,
@@ -111,27 +158,37 @@ def predict(inputs, model, backend, device, detector, batch_size, fmt, output, a
     except AgeGenderError as exc:
         raise click.ClickException(str(exc))
     show = progress if progress is not None else (len(files) > 1 and sys.stderr.isatty())
+    # per-file errors are in the output (table row, JSON / CSV entry); on stderr too only when
+    # that output is not on the terminal already (redirected, or -o FILE), so they never show twice
+    report_errors = output is not None or not stdout_is_terminal()
     results = []
     from tqdm import tqdm
     with predictor, tqdm(total=len(files), unit="img", disable=not show, file=sys.stderr) as bar:
         for r in predictor.predict_iter(files):
             results.append(r)
             bar.update(1)
-            if r.error:
+            if r.error and report_errors:
                 click.echo(f"error: {r.error}", err=True)
     if annotate is not None:
         write_annotations(results, annotate)
     text = {"table": render_table, "csv": render_csv}.get(fmt)
-    body = text(results) if text else json.dumps([r.to_dict() for r in results], indent=2)
+    body = text(results) if text else render_json(results)
     if output:
         output.write_text(body + ("" if body.endswith("\n") else "\n"))
     else:
         click.echo(body)
     ok = sum(1 for r in results if r.ok)
     n_faces = sum(len(r.faces) for r in results)
-    click.echo(f"{ok}/{len(results)} images processed, {n_faces} faces", err=True)
+    click.echo(f"{ok}/{len(results)} images processed, {plural(n_faces, 'face')}", err=True)
     if ok == 0:
         sys.exit(1)
+
+
+def stdout_is_terminal() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):   # closed or replaced stdout
+        return False
 
 
 def write_annotations(results, out_dir: Path) -> None:

@@ -66,8 +66,14 @@ def adience(fold_files: tuple[Path, ...], image_root: Path, out: Path, size: int
 @click.option("--keep-label-conflicts", is_flag=True,
               help="Keep training rows flagged label_conflict in labels.csv (dropped by default).")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--align", "align_model", default=None, metavar="ARCH",
+              help="Re-cut every chip through the runtime's YuNet detector + landmark alignment for "
+                   "architecture ARCH (e.g. edge_resnet): train as you serve. The alignment spec is "
+                   "stored in the .h5 and travels into the exported model's metadata.")
+@click.option("--yunet", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="YuNet ONNX for --align (default: the one shipped in the package).")
 def utkface(folder: Path, out: Path, size: int, labels_csv: Optional[Path], splits: Optional[str],
-            keep_label_conflicts: bool, workers: int) -> None:
+            keep_label_conflicts: bool, workers: int, align_model: Optional[str], yunet: Optional[str]) -> None:
     """UTKFace: FOLDER holds {age}_{gender}_{race}_*.jpg.chip.jpg files (or an images/ subfolder)."""
     require_extra("h5py", "train", "prepare")
     from ..train.data.h5pack import pack_h5
@@ -80,6 +86,36 @@ def utkface(folder: Path, out: Path, size: int, labels_csv: Optional[Path], spli
     keep = set(splits.split(",")) if splits else None
     mapping = {"gender": "UTKFace 0=male,1=female -> female=0, male=1", "age_group": "nearest Adience group",
                "race": "0 white, 1 black, 2 asian, 3 indian, 4 other"}
+    loader = extra = None
+    if align_model:
+        loader, extra = _aligned_loader(align_model, size, yunet)
     summary = pack_h5(read_utkface(folder, drops, labels_csv, keep, not keep_label_conflicts),
-                      out, size, drops, "utkface", mapping, workers)
+                      out, size, drops, "utkface", mapping, workers, loader=loader, extra_attrs=extra)
     _finish(summary, out)
+    if loader is not None:
+        click.echo(f"aligned through YuNet landmarks: {loader.aligned}; no subject found, box rule kept: "
+                   f"{len(loader.fallback)}" + (f" (e.g. {', '.join(loader.fallback[:5])})" if loader.fallback else ""))
+
+
+def _aligned_loader(arch_name: str, size: int, yunet: Optional[str]):
+    import dataclasses
+    import json
+
+    from ..train.data.aligned import AlignedChipLoader, alignment_spec
+    from ..train.models.registry import get_arch
+
+    try:
+        arch = get_arch(arch_name)
+    except KeyError as exc:
+        raise click.ClickException(str(exc))
+    if size != arch.crop.resize_to:
+        raise click.ClickException(f"--align {arch_name}: --size must be the architecture's crop size "
+                                   f"{arch.crop.resize_to}, not {size}")
+    spec = alignment_spec(arch.input, arch.crop)
+    loader = AlignedChipLoader(spec, arch.input.size, size, detector_path=yunet)
+
+    def attrs() -> dict:
+        return {"align": json.dumps(dataclasses.asdict(spec)), "align_arch": arch_name,
+                "aligned": loader.aligned, "align_fallback": len(loader.fallback),
+                "align_fallback_files": json.dumps(sorted(loader.fallback))}
+    return loader, attrs

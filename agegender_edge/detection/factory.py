@@ -1,8 +1,8 @@
 """``detector=`` argument -> a FaceDetector.
 
-Accepted: None / "none" (whole image), "auto" (YuNet when AGEGENDER_EDGE_YUNET names its file,
-else Haar), "haar", "haar:PATH.xml", "yunet" (path from the env var), "yunet:PATH.onnx",
-or a FaceDetector instance.
+Accepted: None / "none" (whole image), "auto" (YuNet: the file shipped in the package, or the one
+AGEGENDER_EDGE_YUNET names), "haar", "haar:PATH.xml", "yunet" (same file as auto),
+"yunet:PATH.onnx", or a FaceDetector instance.
 """
 from __future__ import annotations
 
@@ -27,12 +27,10 @@ def create_detector(spec: DetectorSpec = "auto", **kwargs) -> FaceDetector:
         raise TypeError(f"detector must be None, a name or a FaceDetector, not {type(spec).__name__}")
     kind, _, path = spec.partition(":")
     kind = kind.lower()
-    if kind == "auto":
-        if yunet_path_from_env() is not None:
-            det: FaceDetector = YuNetDetector(**kwargs)
-        else:
-            log.info("detector auto: %s not set, using the bundled Haar cascade", YUNET_ENV)
-            det = HaarDetector(**kwargs)
+    if kind in ("auto", "yunet") and not path:
+        env = yunet_path_from_env()
+        log.info("detector %s: YuNet from %s", kind, f"${YUNET_ENV} ({env})" if env else "the package")
+        det: FaceDetector = YuNetDetector(**kwargs)
     elif kind == "haar":
         det = HaarDetector(cascade_path=path or None, **kwargs)
     elif kind == "yunet":

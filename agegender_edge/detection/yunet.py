@@ -1,7 +1,8 @@
-"""YuNet (OpenCV Zoo, MIT) through ``cv2.FaceDetectorYN``: faster and more accurate than Haar.
+"""YuNet (OpenCV Zoo, MIT) through ``cv2.FaceDetectorYN``: faster and more accurate than Haar,
+and it gives the five landmarks that landmark alignment (align.py) needs.
 
-The ONNX file is not bundled (it came from outside this project): pass its path, or set the
-environment variable AGEGENDER_EDGE_YUNET.
+The 230 KB ONNX file ships inside the package (detection/data/, with its MIT licence and
+provenance); another file can be given as a path or through $AGEGENDER_EDGE_YUNET.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ..errors import ModelError
 from .base import ChipCalibration, Detection, FaceDetector
 
 YUNET_ENV = "AGEGENDER_EDGE_YUNET"
+SHIPPED_YUNET = Path(__file__).parent / "data" / "face_detection_yunet_2026may.onnx"
 
 
 def yunet_path_from_env() -> Optional[Path]:
@@ -33,9 +35,7 @@ class YuNetDetector(FaceDetector):
     def __init__(self, model_path: Optional[str] = None, score_threshold: float = 0.6,
                  nms_threshold: float = 0.3, **kwargs):
         super().__init__(**kwargs)
-        path = Path(model_path) if model_path else yunet_path_from_env()
-        if path is None:
-            raise ModelError(f"YuNet needs its ONNX file: pass detector='yunet:PATH' or set {YUNET_ENV}")
+        path = Path(model_path) if model_path else (yunet_path_from_env() or SHIPPED_YUNET)
         if not path.is_file():
             raise ModelError(f"{path}: YuNet model file not found")
         self.path = path

@@ -43,6 +43,12 @@ class EngineCacheKey:
     dla_core: Optional[int] = None
     sdk_engine_format: int = SIDECAR_FORMAT
 
+    def __post_init__(self):
+        # major.minor.patch: "10.3.0.26" (C++ headers) and "10.3.0" (wheels) give one key, so the
+        # C++ runtime and Python share cached engines (engine_cache.cpp does the same)
+        from ..backends.tensorrt_env import normalise_tensorrt_version
+        object.__setattr__(self, "tensorrt_version", normalise_tensorrt_version(self.tensorrt_version))
+
     def as_dict(self) -> dict:
         d = asdict(self)
         d["profile"] = self.profile.as_dict()

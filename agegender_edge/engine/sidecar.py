@@ -107,8 +107,9 @@ class EngineSidecar:
     def mismatches(self, tensorrt_version: str, compute_capability: str, gpu_name: Optional[str] = None,
                    engine_sha256: Optional[str] = None) -> list[str]:
         """Reasons this engine cannot be used here (empty: usable)."""
+        from ..backends.tensorrt_env import tensorrt_versions_match
         why = []
-        if self.tensorrt_version != tensorrt_version:
+        if not tensorrt_versions_match(self.tensorrt_version, tensorrt_version):   # "10.3.0.26" == "10.3.0"
             why.append(f"built with TensorRT {self.tensorrt_version}, running {tensorrt_version}")
         if self.compute_capability != compute_capability:
             why.append(f"built for compute capability {self.compute_capability}, this GPU is {compute_capability}")

@@ -62,6 +62,29 @@ def random_affine_crop(images: np.ndarray, size: tuple[int, int], rng: np.random
     return out
 
 
+def degrade(images: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
+    """With probability ``p`` per image: a downscale to 40-100% and back (soft news/phone photos
+    and small faces), then with probability 1/2 a JPEG re-encode at quality 30-90."""
+    import cv2
+
+    out = images.copy()
+    h, w = images.shape[1:3]
+    for i in np.flatnonzero(rng.random(len(images)) < p):
+        img = out[i]
+        f = rng.uniform(0.4, 1.0)
+        if f < 0.95:
+            small = cv2.resize(img, (max(8, int(w * f)), max(8, int(h * f))), interpolation=cv2.INTER_AREA)
+            img = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+        if rng.random() < 0.5:
+            # chips are RGB; the JPEG colour transform expects BGR
+            ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(img[:, :, ::-1]),
+                                   [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 91))])
+            if ok:
+                img = cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1]
+        out[i] = img
+    return out
+
+
 def photometric(x: torch.Tensor, rng: np.random.Generator, strength: float = 0.25) -> torch.Tensor:
     """Per-image brightness and contrast jitter, plus 10% greyscale (CCTV / old photos)."""
     n = x.shape[0]

@@ -90,6 +90,47 @@ def predict_onnx(model: Path, faces: LabelledFaces, batch_size: int = 64) -> Pre
         return predictions_from_results(p.predict_faces(faces.chips, colour_order="RGB"), p.metadata.age_group_rule)
 
 
+def predict_onnx_detected(model: Path, faces: LabelledFaces, detector: str, batch_size: int = 64
+                          ) -> tuple[Predictions, list[str]]:
+    """The whole runtime pipeline on each chip: ``Predictor.predict`` with ``detector`` (detection,
+    landmark alignment or box rule, inference); the subject is the face nearest the chip centre
+    (train/data/aligned.subject_detection's rule). Chips where the detector finds no subject are
+    returned by name and predicted with ``predict_faces`` (the ready-chip path) so every face
+    stays in the figures; the caller reports how many."""
+    from ..predictor import Predictor
+    from .data.aligned import subject_detection
+
+    picked, missed = [], []
+    with Predictor(model=model, detector=detector, batch_size=batch_size, backend="onnxruntime", device="cpu") as p:
+        results = p.predict(list(faces.chips), colour_order="RGB")
+        miss_idx = []
+        for i, r in enumerate(results):
+            face = None
+            if r.ok and r.faces:
+                boxes = [_BoxView(f) for f in r.faces]
+                best = subject_detection(boxes, r.width, r.height)
+                face = best.face if best is not None else None
+            if face is None:
+                miss_idx.append(i)
+                missed.append(faces.files[i])
+            picked.append(face)
+        if miss_idx:
+            for i, r in zip(miss_idx, p.predict_faces([faces.chips[i] for i in miss_idx], colour_order="RGB")):
+                picked[i] = r.faces[0]
+        rule = p.metadata.age_group_rule
+    from ..results import ImageResult
+    return predictions_from_results([ImageResult(source=f, faces=[face]) for f, face in zip(faces.files, picked)],
+                                    rule), missed
+
+
+class _BoxView:
+    """A FaceResult seen as a detection box (x, y, width, height) for the subject rule."""
+
+    def __init__(self, face):
+        self.face = face
+        self.x, self.y, self.width, self.height = face.box.x, face.box.y, face.box.width, face.box.height
+
+
 def predict_onnx_oversampled(model: Path, faces: LabelledFaces, batch_size: int = 64) -> Predictions:
     """Levi-Hassner over-sampling: 4 corner + centre crops of the resized chip, and their mirrors,
     probabilities averaged (10 network passes per face)."""
@@ -161,9 +202,21 @@ def run_model(model: Path, faces: LabelledFaces, oversample: bool = False) -> Pr
     return predict_onnx(model, faces)
 
 
-def evaluate(model: Path, faces: LabelledFaces, oversample: bool = False) -> EvalReport:
-    pred = run_model(model, faces, oversample)
+def evaluate(model: Path, faces: LabelledFaces, oversample: bool = False, detector: Optional[str] = None
+             ) -> EvalReport:
+    """``detector``: run the whole pipeline (``Predictor.predict`` with that detector) on each
+    chip instead of the ready-chip path; ONNX models only."""
+    missed: Optional[list[str]] = None
+    if detector is not None:
+        if Path(model).suffix != ".onnx" or oversample:
+            raise ValueError("--detector evaluates an .onnx model through the whole pipeline (no --oversample)")
+        pred, missed = predict_onnx_detected(Path(model), faces, detector)
+    else:
+        pred = run_model(model, faces, oversample)
     report = evaluate_predictions(pred, faces.gender, faces.age_group, faces.age, faces.race)
+    if missed is not None:
+        report.extra.update({"detector": detector, "subject_missed": {"count": len(missed), "files": missed[:20],
+                             "note": "predicted with predict_faces (ready-chip path) instead"}})
     report.extra.update({"model": str(model), "oversample": oversample,
                          "skipped": {k: {"count": len(v), "files": v[:20]} for k, v in faces.skipped.items()}})
     return report

@@ -17,7 +17,7 @@ import torch
 
 from ..labels import AGE_GROUP_LABELS, GENDER_LABELS
 from ..engine.onnx_meta import write_metadata
-from ..metadata import OUTPUT_AGE_MEAN, OUTPUT_AGE_STD, OUTPUT_NAMES, ModelMetadata
+from ..metadata import OUTPUT_AGE_MEAN, OUTPUT_AGE_STD, OUTPUT_NAMES, AlignSpec, ModelMetadata
 from .models.registry import get_arch
 from .postprocess import DeployModel, age_bins_for
 
@@ -49,7 +49,9 @@ class ParityResult:
 
 def build_metadata(arch_name: str, num_age_bins: int, name: str, flip_tta: bool,
                    training: Optional[dict] = None, licence: str = LICENCE_NONCOMMERCIAL,
-                   age_estimate: str = "mean") -> ModelMetadata:
+                   age_estimate: str = "mean", align: Optional[AlignSpec] = None) -> ModelMetadata:
+    """``align``: the AlignSpec the training faces were cut with (stored in the checkpoint from
+    the .h5), so the runtime cuts faces the same way; None for box-rule (chip) training data."""
     arch = get_arch(arch_name)
     return ModelMetadata(
         name=name, architecture=arch_name, input=arch.input, crop=arch.crop,
@@ -58,8 +60,15 @@ def build_metadata(arch_name: str, num_age_bins: int, name: str, flip_tta: bool,
         # one-year bins: report the group of the expected age (consistent with the reported age);
         # group-only models: the most probable group
         age_group_rule="expected_age" if num_age_bins > len(AGE_GROUP_LABELS) else "argmax",
-        age_estimate=age_estimate,
+        age_estimate=age_estimate, align=align,
     )
+
+
+def checkpoint_align(state: dict) -> Optional[AlignSpec]:
+    """The AlignSpec a checkpoint was trained with (train/trainer.py stores the .h5's), or None."""
+    from ..metadata import _align_from_dict
+    text = state.get("align")
+    return _align_from_dict(json.loads(text)) if text else None
 
 
 def export_onnx(net: torch.nn.Module, meta: ModelMetadata, out_path: Path, opset: int = 17) -> Path:

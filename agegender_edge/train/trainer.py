@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .augment import center_crop, photometric, random_affine_crop, random_crop_flip, to_tensor
+from .augment import center_crop, degrade, photometric, random_affine_crop, random_crop_flip, to_tensor
 from .data.h5pack import FaceArrays, read_h5
 from .metrics import EvalReport, Predictions, evaluate_predictions
 from .models.registry import create_model, get_arch
@@ -56,7 +56,14 @@ class TrainConfig:
     # architecture, computed once on flip-averaged centre crops of the training faces, mixed
     # into the hard targets with this weight. Selection stays on val.
     teacher: Optional[str] = None
+    # ... or precomputed teacher probabilities (.npz with ``files``, ``gender`` [N, 2], ``age``
+    # [N, bins]; training/make_teacher_targets.py), matched to the training rows by file name,
+    # e.g. an exported ONNX model (flip averaging in its graph) run on the aligned training faces.
+    teacher_targets: Optional[str] = None
     distill_weight: float = 0.5
+    # probability per image of a real-photo degradation (downscale + upscale, JPEG re-encoding):
+    # news and phone photos are softer and more compressed than UTKFace chips
+    aug_degrade: float = 0.0
     seed: int = 0
     threads: int = 2
     bf16: bool = True
@@ -188,6 +195,10 @@ class Trainer:
 
     def _teacher_targets(self) -> tuple[Optional[np.ndarray], Optional[np.ndarray]]:
         """Teacher probabilities on the training faces (gender (N, 2), age bins (N, B)), once."""
+        if self.cfg.teacher and self.cfg.teacher_targets:
+            raise ValueError("give either teacher (a checkpoint) or teacher_targets (an .npz), not both")
+        if self.cfg.teacher_targets:
+            return self._load_teacher_targets(Path(self.cfg.teacher_targets))
         if not self.cfg.teacher:
             return None, None
         net, tcfg = load_best(Path(self.cfg.teacher))
@@ -200,6 +211,25 @@ class Trainer:
         norm = Normalize(t_arch.input.mean, t_arch.input.std)
         pg, pa = self._probs(net, self.train_data.images, t_arch.input.size, norm, flip=True)
         return pg.numpy(), pa.numpy()
+
+    def _load_teacher_targets(self, path: Path) -> tuple[np.ndarray, np.ndarray]:
+        z = np.load(path, allow_pickle=False)
+        row = {str(f): i for i, f in enumerate(z["files"])}
+        missing = [f for f in self.train_data.files if f not in row]
+        if missing:
+            raise ValueError(f"{path}: no teacher targets for {len(missing)} training faces (e.g. {missing[0]})")
+        idx = np.array([row[f] for f in self.train_data.files])
+        gender, age = z["gender"][idx].astype(np.float32), z["age"][idx].astype(np.float32)
+        if age.shape[1] != self.cfg.age_bins:
+            raise ValueError(f"{path}: teacher has {age.shape[1]} age bins, student {self.cfg.age_bins}")
+        return gender, age
+
+    def _align_spec(self) -> Optional[str]:
+        """The .h5's alignment spec (JSON), carried into checkpoints and the exported metadata."""
+        import h5py
+        with h5py.File(self.cfg.data, "r") as f:
+            value = f.attrs.get("align")
+        return None if value is None else (value.decode() if isinstance(value, bytes) else str(value))
 
     # -- checkpoints ----------------------------------------------------------------------
     def _state(self) -> dict:
@@ -284,6 +314,8 @@ class Trainer:
                                            cfg.aug_rotate, cfg.aug_shift)
             else:
                 crops = random_crop_flip(d.images[idx], self.arch.input.size, rng)
+            if cfg.aug_degrade > 0:
+                crops = degrade(crops, rng, cfg.aug_degrade)
             x = to_tensor(crops)
             x = self.norm(photometric(x, rng))
             with self._autocast():
@@ -324,9 +356,12 @@ class Trainer:
                 f"({stats['epoch_seconds']:.0f}s)")
             if score > self.best_score:
                 self.best_score = score
-                torch.save({"ema": self.ema.model.state_dict(), "epoch": self.epoch,
-                            "config": json.dumps(dataclasses.asdict(self.cfg)),
-                            "val": json.dumps(row["val"])}, self.out / "best.pt")
+                best = {"ema": self.ema.model.state_dict(), "epoch": self.epoch,
+                        "config": json.dumps(dataclasses.asdict(self.cfg)), "val": json.dumps(row["val"])}
+                align = self._align_spec()
+                if align is not None:
+                    best["align"] = align
+                torch.save(best, self.out / "best.pt")
             self.save("last.pt")
             plot_curves(self.history, self.out / "curve.png")
         return self.history[-1] if self.history else {}

@@ -4,6 +4,7 @@
 // Exit status, as the Python CLI (agegender_edge/errors.py EXIT_*): 0 at least one image processed
 // (per-image errors are reported on stderr and in each result's "error"); 1 no image could be
 // processed, or the model / detector / backend could not be loaded; 2 bad command line.
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -78,11 +79,13 @@ void print_text(const ImageResult& r) {
         double pg = 0;
         for (const auto& [label, v] : p.age_group_probs)
             if (label == p.age_group) pg = v;
+        // whole pixels, never "-0" (an edge a hair left of the image is 0), as the Python CLI prints
+        auto px = [](double v) { return static_cast<long long>(std::llround(v)); };
         char line[512];
         std::snprintf(line, sizeof line,
-                      "  face %zu: age group %s (p=%.2f), age %.1f (80%%: %.1f-%.1f), %s (p=%.2f), box %.0f,%.0f %.0fx%.0f\n",
+                      "  face %zu: age group %s (p=%.2f), age %.1f (80%%: %.1f-%.1f), %s (p=%.2f), box %lld,%lld %lldx%lld\n",
                       i + 1, p.age_group.c_str(), pg, p.age, p.age_interval_80[0], p.age_interval_80[1],
-                      p.gender.c_str(), p.gender_probability, f.box.x, f.box.y, f.box.width, f.box.height);
+                      p.gender.c_str(), p.gender_probability, px(f.box.x), px(f.box.y), px(f.box.width), px(f.box.height));
         std::cout << line;
     }
 }
@@ -184,7 +187,7 @@ int main(int argc, char** argv) {
         if (json) std::cout << to_json(results, indent) << "\n";
         else
             for (const auto& res : results) print_text(res);
-        std::cerr << ok << "/" << results.size() << " images processed, " << faces << " faces\n";
+        std::cerr << ok << "/" << results.size() << " images processed, " << faces << (faces == 1 ? " face\n" : " faces\n");
         return ok == 0 ? kExitNoImage : 0;
     } catch (const Error& e) {
         std::cerr << "agegender-edge-cpp: error: " << e.type_name() << ": " << e.what() << "\n";

@@ -49,6 +49,23 @@ std::size_t nearest_group(double age, const std::vector<std::string>& labels) {
     return labels.size() - 1;
 }
 
+namespace {
+
+// decode.py calibrate_gender: p1' = sigmoid((log p1 - log p0) / T) in double (probabilities
+// clipped to [1e-12, 1 - 1e-12]), p0' = 1 - p1', both rounded to float32 as numpy does.
+constexpr double kLogitEps = 1e-12;
+
+std::array<float, 2> calibrate_gender(const float* g, double temperature) {
+    if (temperature == 1.0) return {g[0], g[1]};
+    const double p0 = std::clamp(double(g[0]), kLogitEps, 1.0 - kLogitEps);
+    const double p1 = std::clamp(double(g[1]), kLogitEps, 1.0 - kLogitEps);
+    const double z = (std::log(p1) - std::log(p0)) / temperature;
+    const double q1 = 1.0 / (1.0 + std::exp(-z));
+    return {static_cast<float>(1.0 - q1), static_cast<float>(q1)};
+}
+
+}  // namespace
+
 std::vector<Prediction> decode_outputs(const Outputs& out, const ModelMetadata& meta) {
     const std::size_t n = static_cast<std::size_t>(out.n);
     const std::size_t G = meta.age_groups.size(), K = meta.age_bins.size(), S = meta.gender_labels.size();
@@ -58,7 +75,8 @@ std::vector<Prediction> decode_outputs(const Outputs& out, const ModelMetadata& 
     std::vector<Prediction> preds(n);
     for (std::size_t i = 0; i < n; ++i) {
         Prediction& p = preds[i];
-        const float* g = &out.gender[i * S];
+        const std::array<float, 2> gc = calibrate_gender(&out.gender[i * S], meta.calibration.gender_temperature);
+        const float* g = gc.data();
         const float* a = &out.age_group[i * G];
         const std::size_t gi = static_cast<std::size_t>(std::max_element(g, g + S) - g);  // np.argmax: first max
         std::size_t ai = static_cast<std::size_t>(std::max_element(a, a + G) - a);
@@ -70,8 +88,9 @@ std::vector<Prediction> decode_outputs(const Outputs& out, const ModelMetadata& 
         for (std::size_t k = 0; k < G; ++k) p.age_group_probs.emplace_back(meta.age_groups[k], double(a[k]));
         p.age = age;
         p.age_std = out.age_std[i];
-        p.age_interval_80 = {double(age_quantile(&out.age_bins[i * K], meta.age_bins, 0.1)),
-                             double(age_quantile(&out.age_bins[i * K], meta.age_bins, 0.9))};
+        const auto& q = meta.calibration.age_interval_quantiles;  // (0.1, 0.9) uncalibrated
+        p.age_interval_80 = {double(age_quantile(&out.age_bins[i * K], meta.age_bins, q[0])),
+                             double(age_quantile(&out.age_bins[i * K], meta.age_bins, q[1]))};
         p.gender = meta.gender_labels[gi];
         p.gender_probability = g[gi];
     }

@@ -76,6 +76,31 @@ std::string default_engine_cache_dir() {
     return base + "/agegender_edge/engines";
 }
 
+std::string normalise_tensorrt_version(const std::string& version) {
+    std::string out;
+    std::size_t pos = 0;
+    for (int part = 0; part < 3; ++part) {
+        std::string digits;
+        if (pos <= version.size()) {
+            const std::size_t dot = version.find('.', pos);
+            const std::string piece = version.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
+            for (char c : piece) {
+                if (c < '0' || c > '9') break;
+                digits += c;
+            }
+            pos = dot == std::string::npos ? version.size() + 1 : dot + 1;
+        }
+        // as Python's int(): no leading zeros, empty -> 0
+        while (digits.size() > 1 && digits[0] == '0') digits.erase(0, 1);
+        out += (part ? "." : "") + (digits.empty() ? std::string("0") : digits);
+    }
+    return out;
+}
+
+bool tensorrt_versions_match(const std::string& a, const std::string& b) {
+    return normalise_tensorrt_version(a) == normalise_tensorrt_version(b);
+}
+
 std::string file_stem(const std::string& path) {
     const auto slash = path.find_last_of('/');
     const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);

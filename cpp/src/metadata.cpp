@@ -114,6 +114,34 @@ ModelMetadata ModelMetadata::from_json(const std::string& text, const std::strin
         if (d.contains("flip_tta")) m.flip_tta = d["flip_tta"].get<bool>();
         if (d.contains("age_group_rule")) m.age_group_rule = d["age_group_rule"].get<std::string>();
         if (d.contains("age_estimate")) m.age_estimate = d["age_estimate"].get<std::string>();
+        if (d.contains("align") && !d["align"].is_null()) {
+            const json& a = d["align"];
+            if (!a.is_object()) throw std::invalid_argument("align is not an object");
+            AlignSpec al;
+            if (a.contains("method")) al.method = a["method"].get<std::string>();
+            if (a.contains("landmarks")) al.landmarks = a["landmarks"].get<std::string>();
+            if (a.contains("interpolation")) al.interpolation = a["interpolation"].get<std::string>();
+            if (a.contains("border")) al.border = a["border"].get<std::string>();
+            if (a.contains("antialias")) al.antialias = a["antialias"].get<bool>();
+            const json& t = a.at("template");
+            if (!t.is_array() || t.size() != 5) throw std::invalid_argument("align.template must be 5 [x, y] points");
+            for (std::size_t i = 0; i < 5; ++i) {
+                if (!t[i].is_array() || t[i].size() != 2) throw std::invalid_argument("align.template must be 5 [x, y] points");
+                al.templ[i] = {t[i][0].get<double>(), t[i][1].get<double>()};
+            }
+            m.align = al;
+        }
+        if (d.contains("calibration") && !d["calibration"].is_null()) {
+            const json& c = d["calibration"];
+            if (!c.is_object()) throw std::invalid_argument("calibration is not an object");
+            if (c.contains("gender_temperature")) m.calibration.gender_temperature = c["gender_temperature"].get<double>();
+            if (c.contains("age_interval_quantiles")) {
+                const json& q = c["age_interval_quantiles"];
+                if (!q.is_array() || q.size() != 2) throw std::invalid_argument("calibration.age_interval_quantiles must be [lo, hi]");
+                m.calibration.age_interval_quantiles = {q[0].get<double>(), q[1].get<double>()};
+            }
+            if (c.contains("fitted_on")) m.calibration.fitted_on = c["fitted_on"].get<std::string>();
+        }
         if (d.contains("precision")) m.precision = d["precision"].get<std::string>();
         if (d.contains("licence")) m.licence = d["licence"].get<std::string>();
         if (d.contains("weights_sha256") && !d["weights_sha256"].is_null())
@@ -147,6 +175,20 @@ ModelMetadata ModelMetadata::from_json(const std::string& text, const std::strin
             if (!parse_group_label(g)) bad("age group label '" + g + "' is not LO-HI (needed by age_group_rule expected_age)");
     if (m.age_bins.size() < 2) bad("age_bins needs at least 2 bins");
     if (m.gender_labels.size() != 2) bad("gender_labels must have 2 labels");
+    // metadata.py _check_align / _check_calibration
+    if (m.align) {
+        const AlignSpec& a = *m.align;
+        if (a.method != "similarity5") bad("align.method '" + a.method + "' is not supported (similarity5)");
+        if (a.landmarks != "yunet5") bad("align.landmarks '" + a.landmarks + "' is not supported (yunet5)");
+        if (a.border != "replicate" && a.border != "constant") bad("align.border must be replicate or constant");
+        if (a.interpolation != "linear" && a.interpolation != "cubic") bad("align.interpolation must be linear or cubic");
+        for (const auto& p : a.templ)
+            if (!std::isfinite(p[0]) || !std::isfinite(p[1])) bad("align.template has a non-finite point");
+    }
+    const auto& q = m.calibration.age_interval_quantiles;
+    if (!(m.calibration.gender_temperature > 0.0 && std::isfinite(m.calibration.gender_temperature) && 0.0 < q[0] &&
+          q[0] < q[1] && q[1] < 1.0))
+        bad("calibration needs gender_temperature > 0 and 0 < age_interval_quantiles[0] < [1] < 1");
     return m;
 }
 

@@ -47,10 +47,9 @@ void Predictor::prepare(Prepared& p, const cv::Mat& bgr, FaceDetector& det) {
         if (auto it = from_meta.find(det.name()); it != from_meta.end())
             calib = {it->second.scale, it->second.dx, it->second.dy};
         for (const Detection& d : det.detect(bgr)) {
-            const auto chip = calib.chip(d);
-            const SquareRegion r = square_region(chip.cx, chip.cy, chip.side);
-            p.inputs.push_back(chip_to_input(cut_square(bgr, r.x0, r.y0, r.side), metadata()));
-            p.faces.emplace_back(d, BoundingBox{double(r.x0), double(r.y0), double(r.side), double(r.side)});
+            FaceInput f = face_input(bgr, d, calib, metadata());  // aligned, or the box rule
+            p.inputs.push_back(std::move(f.input));
+            p.faces.emplace_back(d, f.crop);
         }
     } catch (const Error& e) {
         p.error = e.what();

@@ -82,22 +82,6 @@ std::string trt_version() {
            std::to_string(NV_TENSORRT_PATCH) + "." + std::to_string(NV_TENSORRT_BUILD);
 }
 
-// "8.5.2.2" matches "8.5.2" (the Python bindings may report 3 or 4 components).
-bool versions_match(const std::string& a, const std::string& b) {
-    auto parts = [](const std::string& s) {
-        std::vector<std::string> out;
-        std::stringstream ss(s);
-        for (std::string p; std::getline(ss, p, '.');) out.push_back(p);
-        return out;
-    };
-    const auto pa = parts(a), pb = parts(b);
-    const std::size_t n = std::min(pa.size(), pb.size());
-    if (n < 3) return a == b;
-    for (std::size_t i = 0; i < n; ++i)
-        if (pa[i] != pb[i]) return false;
-    return true;
-}
-
 struct GpuInfo {
     std::string name;
     std::string compute_capability;  // "8.7"
@@ -147,7 +131,7 @@ bool writable_dir(std::string d) {
 }
 
 // Write via a temporary file in the same folder and rename (readers never see half a file).
-void atomic_write(const std::string& path, const void* data, std::size_t size) {
+[[maybe_unused]] void atomic_write(const std::string& path, const void* data, std::size_t size) {  // unused on 11.x (no build)
     const auto slash = path.find_last_of('/');
     mkdirs(slash == std::string::npos ? "." : path.substr(0, slash));
     const std::string tmp = path + ".tmp" + std::to_string(::getpid());
@@ -167,7 +151,7 @@ void atomic_write(const std::string& path, const void* data, std::size_t size) {
 
 // Post-processing node names and their output tensors (engine/graph.py partition): nodes
 // downstream of Softmax/LogSoftmax/Log/Exp. Pinned to FP32 in the FP16 build.
-std::set<std::string> postprocess_names(const std::vector<std::uint8_t>& model) {
+[[maybe_unused]] std::set<std::string> postprocess_names(const std::vector<std::uint8_t>& model) {  // unused on 11.x
     struct N { std::string name; std::vector<std::string> in, out; std::string op; };
     std::vector<N> nodes;
     for (const auto& f : pb::parse(model.data(), model.size())) {
@@ -311,7 +295,7 @@ private:
         check_io(model, meta);
         EngineCacheKey key;
         key.onnx_sha256 = sha256_hex(model.bytes.data(), model.bytes.size());
-        key.tensorrt_version = trt_version();
+        key.tensorrt_version = normalise_tensorrt_version(trt_version());
         key.gpu_name = gpu_.name;
         key.compute_capability = gpu_.compute_capability;
         key.profile = {1, options_.max_batch_size, options_.max_batch_size};  // BatchProfile.for_max_batch
@@ -336,7 +320,7 @@ private:
             side = json::parse(read_file(path + ".json"));
             if (side.value("cache_key", std::string()) != digest) return "sidecar cache key differs";
             if (side.at("onnx_sha256").get<std::string>() != key.onnx_sha256) return "ONNX changed";
-            if (!versions_match(side.at("tensorrt_version").get<std::string>(), key.tensorrt_version)) return "TensorRT changed";
+            if (!tensorrt_versions_match(side.at("tensorrt_version").get<std::string>(), key.tensorrt_version)) return "TensorRT changed";
             if (side.at("compute_capability").get<std::string>() != key.compute_capability) return "GPU changed";
             if (side.at("gpu_name").get<std::string>() != key.gpu_name) return "built on another GPU model";
             const auto blob = read_file(path);
@@ -355,6 +339,11 @@ private:
         throw BackendUnavailableError("TensorRT 11 builds FP16 engines strongly typed only (no BuilderFlag::kFP16): build "
                                       "the engine with 'agegender-edge export --format engine' and pass the .engine");
 #else
+// Weak typing (BuilderFlag::kFP16, layer precisions) is deprecated in TensorRT 10.16 and gone in 11;
+// below 11 it is still this builder's FP16 path (strongly typed FP16 needs the FP16 ONNX, which the
+// Python exporter writes). The deprecation warnings are silenced for this block only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
         TrtPtr<nvinfer1::IBuilder> builder(nvinfer1::createInferBuilder(logger()));
         if (!builder) throw BackendUnavailableError("TensorRT createInferBuilder failed");
         std::uint32_t flags = 0;
@@ -443,7 +432,7 @@ private:
                        {"workspace_mib", workspace_mib}, {"timing_cache", timing_path}, {"dla_core", nullptr},
                        {"gpu_fallback", true}, {"builder_optimization_level", nullptr}, {"fp32_layers", pinned},
                        {"recipe", nullptr}}},
-            {"tensorrt_version", key.tensorrt_version},
+            {"tensorrt_version", trt_version()},  // full; matched on major.minor.patch
             {"gpu_name", gpu_.name},
             {"compute_capability", gpu_.compute_capability},
             {"onnx_sha256", key.onnx_sha256},
@@ -459,6 +448,7 @@ private:
         atomic_write(path, serialized->data(), serialized->size());
         const std::string text = side.dump(2);
         atomic_write(path + ".json", text.data(), text.size());
+#pragma GCC diagnostic pop
 #endif
     }
 
@@ -484,7 +474,7 @@ private:
             meta_ = ModelMetadata::from_json(side.at("metadata").dump(), side_path);
             std::vector<std::string> why;
             const std::string v = side.at("tensorrt_version").get<std::string>();
-            if (!versions_match(v, trt_version())) why.push_back("built with TensorRT " + v + ", running " + trt_version());
+            if (!tensorrt_versions_match(v, trt_version())) why.push_back("built with TensorRT " + v + ", running " + trt_version());
             const std::string cc = side.at("compute_capability").get<std::string>();
             if (cc != gpu_.compute_capability)
                 why.push_back("built for compute capability " + cc + ", this GPU is " + gpu_.compute_capability);
@@ -505,7 +495,7 @@ private:
         }
         runtime_.reset(nvinfer1::createInferRuntime(logger()));
         if (!runtime_) throw BackendUnavailableError("TensorRT createInferRuntime failed");
-#if NV_TENSORRT_MAJOR >= 10
+#if AGEGENDER_EDGE_TRT_HAS_HOST_CODE_SWITCH(NV_TENSORRT_MAJOR, NV_TENSORRT_MINOR)  // 8.6+, engine_cache.hpp
         runtime_->setEngineHostCodeAllowed(false);  // an engine from elsewhere cannot bring code
 #endif
         engine_.reset(runtime_->deserializeCudaEngine(blob.data(), blob.size()));

@@ -71,9 +71,12 @@ int main(int argc, char** argv) {
         std::string meta = parsed.metadata_props.at("agegender_edge");
         write(out + "/no_metadata.onnx", with_metadata(model, nullptr));
         std::string future = meta;
-        const auto pos = future.find("\"format_version\": 1");
+        // one past what this runtime reads (kFormatVersion), whatever version the model has
+        const std::string key = "\"format_version\": ";
+        const auto pos = future.find(key);
         if (pos == std::string::npos) throw std::runtime_error("format_version not found in the metadata");
-        future.replace(pos, 19, "\"format_version\": 2");
+        const auto end = future.find_first_not_of("0123456789", pos + key.size());
+        future.replace(pos, end - pos, key + std::to_string(kFormatVersion + 1));
         write(out + "/future_format.onnx", with_metadata(model, &future));
         const std::string bad_json = "{\"name\": \"x\", ";
         write(out + "/bad_metadata_json.onnx", with_metadata(model, &bad_json));

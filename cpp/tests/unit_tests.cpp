@@ -70,7 +70,7 @@ void test_metadata_json() {
     CHECK(m.age_groups.size() == 2 && m.age_bins.size() == 3);
     CHECK(m.input.normalize_in_graph);  // default
     std::string future = kGoodMeta;
-    future.replace(future.find("\"format_version\":1"), 18, "\"format_version\":2");
+    future.replace(future.find("\"format_version\":1"), 18, "\"format_version\":3");
     CHECK(throws<ModelFormatError>([&] { ModelMetadata::from_json(future, "t"); }, "newer than this runtime supports"));
     std::string none = kGoodMeta;
     none.replace(none.find("\"format_version\":1,"), 19, "");
@@ -91,7 +91,7 @@ void test_metadata_json() {
 void test_model_file(const std::string& model_path) {
     const OnnxModelFile model = read_onnx_file(model_path);
     const ModelMetadata meta = metadata_from_onnx(model);
-    CHECK(meta.format_version == 1);
+    CHECK(meta.format_version >= 1 && meta.format_version <= kFormatVersion);
     CHECK(meta.age_groups.size() == 8);
     CHECK(meta.gender_labels.size() == 2);
     CHECK(meta.input.colour_order == "RGB" || meta.input.colour_order == "BGR");
@@ -171,6 +171,37 @@ void test_chip_to_input() {
     CHECK(chw[0] == 200.0f);
 }
 
+void test_box_rule() {
+    // expected values from agegender_edge.preprocess.kept_region / box_face (Python)
+    const ModelMetadata meta = ModelMetadata::from_json(kGoodMeta, "t");  // 112 -> 96
+    auto kept = [&](double x, double y, double w, double h, KeptRegion want) {
+        const KeptRegion k = kept_region(x, y, w, h, meta);
+        return k.x == want.x && k.y == want.y && k.width == want.width && k.height == want.height;
+    };
+    CHECK(kept(0, 0, 112, 112, {8, 8, 96, 96}));      // a resize_to chip: the centre crop exactly
+    CHECK(kept(0, 0, 200, 200, {14, 14, 172, 172}));
+    CHECK(kept(0, 0, 200, 150, {14, 11, 172, 128}));  // non-square chip
+    CHECK(kept(-5, 3, 57, 57, {-1, 7, 49, 49}));
+    CHECK(kept(10, 20, 1, 1, {10, 20, 1, 1}));        // at least one pixel
+    // Python round(): ties to even (0.5 -> 0, 6.5 -> 6; 2.5 -> 2, 32.5 -> 32; 1.5 -> 2, 19.5 -> 20)
+    CHECK(kept(0, 0, 7, 7, {0, 0, 6, 6}));
+    CHECK(kept(0, 0, 35, 35, {2, 2, 30, 30}));
+    CHECK(kept(0, 0, 21, 21, {2, 2, 18, 18}));
+    // a resize_to chip is copied, not resampled: the old two-step rule's centre crop
+    cv::Mat img(150, 150, CV_8UC3);
+    for (int y = 0; y < 150; ++y)
+        for (int x = 0; x < 150; ++x) img.at<cv::Vec3b>(y, x) = cv::Vec3b(uchar(x), uchar(y), uchar(x + y));
+    cv::Mat face = box_face(img, 5, 7, 112, meta);
+    CHECK(face.rows == 96 && face.cols == 96 && cv::norm(face, img(cv::Rect(13, 15, 96, 96)), cv::NORM_INF) == 0);
+    // zero padding where the kept region leaves the image (face stays centred, training scale)
+    cv::Mat small(50, 60, CV_8UC3, cv::Scalar(10, 20, 30));
+    face = box_face(small, -30, -30, 112, meta);
+    CHECK(face.rows == 96 && face.cols == 96);
+    CHECK(face.at<cv::Vec3b>(0, 0) == cv::Vec3b(0, 0, 0) && face.at<cv::Vec3b>(95, 95) == cv::Vec3b(0, 0, 0));
+    CHECK(face.at<cv::Vec3b>(21, 21) == cv::Vec3b(0, 0, 0) && face.at<cv::Vec3b>(22, 22) == cv::Vec3b(10, 20, 30));
+    CHECK(face.at<cv::Vec3b>(30, 30) == cv::Vec3b(10, 20, 30));
+}
+
 void test_quantiles() {
     const std::vector<float> bins = {0, 1, 2, 3, 4};
     const float uniform[] = {0.2f, 0.2f, 0.2f, 0.2f, 0.2f};  // cdf .2 .4 .6 .8 1
@@ -225,6 +256,113 @@ void test_age_estimate() {
     std::string unknown = kGoodMeta;
     unknown.replace(unknown.find("\"format_version\":1"), 18, "\"format_version\":1,\"age_estimate\":\"mode\"");
     CHECK(throws<ModelFormatError>([&] { ModelMetadata::from_json(unknown, "t"); }, "unknown age_estimate"));
+}
+
+const char* kAlignCalib = R"(,"align":{"method":"similarity5","landmarks":"yunet5","interpolation":"linear",
+  "border":"replicate","antialias":true,"template":[[0.3,0.3],[0.7,0.3],[0.5,0.5],[0.35,0.7],[0.65,0.7]]},
+  "calibration":{"gender_temperature":2.0,"age_interval_quantiles":[0.2,0.8],"fitted_on":"t"})";
+
+std::string with_align_calibration(const std::string& extra = kAlignCalib) {
+    std::string text = kGoodMeta;
+    text.replace(text.find("\"format_version\":1"), 18, "\"format_version\":2" + extra);
+    return text;
+}
+
+void test_align_calibration_metadata() {
+    const ModelMetadata m = ModelMetadata::from_json(with_align_calibration(), "t");
+    CHECK(m.format_version == 2 && m.align.has_value());
+    CHECK(m.align && m.align->templ[3][0] == 0.35 && m.align->border == "replicate" && m.align->antialias);
+    CHECK(m.calibration.gender_temperature == 2.0 && m.calibration.age_interval_quantiles[1] == 0.8);
+    const ModelMetadata plain = ModelMetadata::from_json(kGoodMeta, "t");  // format 1: identity
+    CHECK(!plain.align && plain.calibration.gender_temperature == 1.0 &&
+          plain.calibration.age_interval_quantiles[0] == 0.1 && plain.calibration.age_interval_quantiles[1] == 0.9);
+    std::string four = kAlignCalib;
+    four.replace(four.find(",[0.65,0.7]"), 11, "");
+    CHECK(throws<ModelFormatError>([&] { ModelMetadata::from_json(with_align_calibration(four), "t"); }, "5 [x, y] points"));
+    std::string border = kAlignCalib;
+    border.replace(border.find("\"replicate\""), 11, "\"reflect\"");
+    CHECK(throws<ModelFormatError>([&] { ModelMetadata::from_json(with_align_calibration(border), "t"); }, "align.border"));
+    std::string temp = kAlignCalib;
+    temp.replace(temp.find("2.0"), 3, "0.0");
+    CHECK(throws<ModelFormatError>([&] { ModelMetadata::from_json(with_align_calibration(temp), "t"); }, "gender_temperature"));
+    std::string qs = kAlignCalib;
+    qs.replace(qs.find("[0.2,0.8]"), 9, "[0.8,0.2]");
+    CHECK(throws<ModelFormatError>([&] { ModelMetadata::from_json(with_align_calibration(qs), "t"); }, "age_interval_quantiles"));
+}
+
+void test_similarity_transform() {
+    // a known similarity (scale 0.8, 30 degrees, shift) is recovered exactly from 5 points
+    const double sc = 0.8, th = 30.0 * 3.14159265358979323846 / 180.0, tx = 12.5, ty = -7.25;
+    const Landmarks src = {{{10, 20}, {50, 22}, {31, 45}, {15, 70}, {48, 71}}};
+    Landmarks dst{};
+    for (std::size_t k = 0; k < 5; ++k)
+        dst[k] = {sc * (std::cos(th) * src[k][0] - std::sin(th) * src[k][1]) + tx,
+                  sc * (std::sin(th) * src[k][0] + std::cos(th) * src[k][1]) + ty};
+    const auto m = similarity_transform(src, dst);
+    CHECK(m.has_value());
+    if (m) {
+        CHECK(std::fabs(m->at<double>(0, 0) - sc * std::cos(th)) < 1e-12 && std::fabs(m->at<double>(1, 0) - sc * std::sin(th)) < 1e-12);
+        CHECK(std::fabs(m->at<double>(0, 2) - tx) < 1e-10 && std::fabs(m->at<double>(1, 2) - ty) < 1e-10);
+    }
+    Landmarks same{};
+    for (auto& p : same) p = {5.0, 5.0};
+    CHECK(!similarity_transform(same, dst));              // degenerate: all on one spot
+    Landmarks bad = src;
+    bad[2][0] = std::nan("");
+    CHECK(!similarity_transform(bad, dst));               // not finite
+}
+
+void test_warp_face() {
+    const ModelMetadata meta = ModelMetadata::from_json(with_align_calibration(), "t");
+    cv::Mat img(400, 400, CV_8UC3);
+    cv::randu(img, 0, 255);
+    cv::GaussianBlur(img, img, cv::Size(0, 0), 6.0);  // smooth: downscaling paths must agree closely
+    // landmarks of a face spanning ~300 px: the 96 px warp shrinks ~3x -> antialias reduction
+    Landmarks lm{};
+    for (std::size_t k = 0; k < 5; ++k) lm[k] = {50 + 300 * meta.align->templ[k][0], 40 + 300 * meta.align->templ[k][1]};
+    const auto a = align_landmarks(img, lm, *meta.align, 96, 96);
+    CHECK(a.has_value());
+    if (a) {
+        CHECK(a->face.rows == 96 && a->face.cols == 96 && a->face.type() == CV_8UC3);
+        CHECK(std::fabs(a->scale - 96.0 / 300.0) < 1e-9 && std::fabs(a->side - 300.0) < 1e-6);
+        CHECK(std::fabs(a->cx - 200.0) < 1e-6 && std::fabs(a->cy - 190.0) < 1e-6);
+        AlignSpec plain = *meta.align;
+        plain.antialias = false;
+        cv::Mat direct = warp_face(img, a->matrix, 96, 96, plain), diff;
+        cv::absdiff(direct, a->face, diff);
+        CHECK(cv::mean(diff)[0] < 3.0);  // smooth image: box-averaged and point-sampled agree
+    }
+    // landmarks outside the image (a face at the border): a replicated border, no crash
+    Landmarks off = lm;
+    for (auto& p : off) p[0] -= 250;
+    const auto b = align_landmarks(img, off, *meta.align, 96, 96);
+    CHECK(b.has_value() && b->face.rows == 96);
+    // face_input falls back to the box rule for degenerate landmarks
+    Detection d{100, 100, 120, 120, 0.9, Landmarks{}};
+    const FaceInput f = face_input(img, d, kYuNetCalibration, meta);
+    CHECK(!f.aligned && f.input.rows == 96 && f.input.cols == 96);
+    d.landmarks = lm;
+    CHECK(face_input(img, d, kYuNetCalibration, meta).aligned);
+}
+
+void test_calibrated_decode() {
+    ModelMetadata meta = ModelMetadata::from_json(with_align_calibration(), "t");
+    Outputs out;
+    out.n = 1;
+    out.gender = {0.2f, 0.8f};
+    out.age_group = {0.5f, 0.5f};
+    out.age_mean = {1.0f};
+    out.age_std = {0.8f};
+    out.age_bins = {0.25f, 0.5f, 0.25f};
+    const Prediction p = decode_outputs(out, meta)[0];
+    // T = 2: sigmoid(log(0.8 / 0.2) / 2) = 2 / 3
+    CHECK(p.gender == "male" && std::fabs(p.gender_probability - 2.0 / 3.0) < 1e-6);
+    CHECK(std::fabs(p.age_interval_80[0] - age_quantile(out.age_bins.data(), meta.age_bins, 0.2)) < 1e-9);
+    CHECK(std::fabs(p.age_interval_80[1] - age_quantile(out.age_bins.data(), meta.age_bins, 0.8)) < 1e-9);
+    meta.calibration = CalibrationSpec{};  // identity: the raw probability and the 0.1 / 0.9 pair
+    const Prediction raw = decode_outputs(out, meta)[0];
+    CHECK(raw.gender_probability == double(0.8f));
+    CHECK(raw.age_interval_80[0] == double(age_quantile(out.age_bins.data(), meta.age_bins, 0.1)));
 }
 
 void test_images(const std::string& face_path) {
@@ -302,6 +440,38 @@ void test_engine_cache_key() {
     CHECK(py_json_string("\x7f\x01") == "\"\x7f\\u0001\"");
 }
 
+void test_tensorrt_versions() {
+    // same cases as tests/engine/test_tensorrt_versions.py (Python)
+    CHECK(normalise_tensorrt_version("10.3.0.26") == "10.3.0");
+    CHECK(normalise_tensorrt_version("8.5.2.2") == "8.5.2");
+    CHECK(normalise_tensorrt_version("10.14.1.48.post1") == "10.14.1");
+    CHECK(normalise_tensorrt_version("11.4.0.106") == "11.4.0");
+    CHECK(normalise_tensorrt_version("10.3") == "10.3.0");
+    CHECK(normalise_tensorrt_version("10") == "10.0.0");
+    CHECK(normalise_tensorrt_version("10.03.0") == "10.3.0");
+    CHECK(normalise_tensorrt_version("") == "0.0.0");
+    CHECK(tensorrt_versions_match("10.3.0.26", "10.3.0"));  // this build vs the Python wheel
+    CHECK(tensorrt_versions_match("8.5.2.2", "8.5.2"));
+    CHECK(!tensorrt_versions_match("10.3.0", "10.3.1"));
+    CHECK(!tensorrt_versions_match("10.3", "10.30"));
+    CHECK(!tensorrt_versions_match("10.4.0", "10.3.0.26"));
+    // the cache key holds the normalised version: digest computed by Python's EngineCacheKey with
+    // tensorrt_version "10.3.0" (tests/engine/test_tensorrt_versions.py SHARED_KEY_DIGEST)
+    EngineCacheKey k;
+    k.onnx_sha256 = std::string(64, 'a');
+    k.tensorrt_version = normalise_tensorrt_version("10.3.0.26");
+    k.gpu_name = "Orin";
+    k.compute_capability = "8.7";
+    k.profile = {1, 32, 32};
+    CHECK(k.digest() == "889bbba4847806e4c953c2d29cdc6255737937eccacdb4858a361b916c469904");
+    // engine host code is disallowed wherever TensorRT has the switch (8.6+), as in Python
+    CHECK(!tensorrt_has_host_code_switch(8, 5));
+    CHECK(tensorrt_has_host_code_switch(8, 6));
+    CHECK(tensorrt_has_host_code_switch(10, 3));
+    CHECK(tensorrt_has_host_code_switch(11, 1));
+    static_assert(tensorrt_has_host_code_switch(8, 6) && !tensorrt_has_host_code_switch(8, 5));
+}
+
 void test_predictor(const std::string& model_path, const std::string& face_path) {
     PredictorOptions o;
     o.model = model_path;
@@ -344,12 +514,18 @@ int main(int argc, char** argv) {
         {"model_file", [&] { test_model_file(model); }},
         {"geometry", test_geometry},
         {"chip_to_input", test_chip_to_input},
+        {"box_rule", test_box_rule},
         {"quantiles", test_quantiles},
+        {"align_calibration_metadata", test_align_calibration_metadata},
+        {"similarity_transform", test_similarity_transform},
+        {"warp_face", test_warp_face},
+        {"calibrated_decode", test_calibrated_decode},
         {"age_group_rule", test_age_group_rule},
         {"age_estimate", test_age_estimate},
         {"images", [&] { test_images(face); }},
         {"json", test_json},
         {"engine_cache_key", test_engine_cache_key},
+        {"tensorrt_versions", test_tensorrt_versions},
         {"predictor", [&] { test_predictor(model, face); }},
     };
     int failed_tests = 0;

@@ -30,19 +30,51 @@ def find_model() -> Path:
 
 
 @needs_no_trt
-def test_auto_logs_each_skipped_tier_and_lands_on_cpu(caplog):
+@pytest.mark.parametrize("gpu_present", [False, True])
+def test_auto_logs_each_skipped_tier_and_lands_on_cpu(caplog, monkeypatch, gpu_present):
+    """A machine without a GPU (a laptop) runs on CPU as planned: INFO, no WARNING. A machine
+    with an NVIDIA GPU that ONNX Runtime cannot use gets a WARNING naming the fix."""
     if "CUDAExecutionProvider" in select.available_ort_providers():
         pytest.skip("onnxruntime-gpu present")
+    from agegender_edge.backends import tensorrt_env
+    monkeypatch.setattr(tensorrt_env, "nvidia_gpu_present", lambda: gpu_present)
     with caplog.at_level(logging.INFO, logger="agegender_edge"):
         r = select.create_runner(find_model(), backend="auto")
     assert isinstance(r, OnnxRuntimeRunner) and r.providers == ["CPUExecutionProvider"]
     text = caplog.text
+    last = ("has an NVIDIA GPU but ONNX Runtime offers no GPU execution provider" if gpu_present
+            else "no GPU on this machine: ONNX Runtime on CPU")
     order = [text.index(s) for s in ("TensorRT skipped: the 'tensorrt' Python package is not installed",
-                                     "TensorRT EP not available", "CUDA EP not available",
-                                     "no GPU execution provider available, running ONNX Runtime on CPU")]
+                                     "TensorRT EP not available", "CUDA EP not available", last)]
     assert order == sorted(order)
-    warnings = [rec for rec in caplog.records if rec.levelno == logging.WARNING]
-    assert any("running ONNX Runtime on CPU" in w.getMessage() for w in warnings)
+    warnings = [rec.getMessage() for rec in caplog.records if rec.levelno >= logging.WARNING]
+    if gpu_present:
+        assert len(warnings) == 1 and "running on CPU" in warnings[0] and "docs/GPU.md" in warnings[0]
+    else:
+        assert warnings == []
+
+
+def test_no_gpu_on_this_machine_is_detected_from_the_driver_files(monkeypatch, tmp_path):
+    from agegender_edge.backends import tensorrt_env
+    monkeypatch.setattr(tensorrt_env, "is_jetson", lambda: False)
+    monkeypatch.setattr(tensorrt_env, "_listdir", lambda path: ["null", "nvme0", "tty"])
+    real_scandir = tensorrt_env.os.scandir
+    monkeypatch.setattr(tensorrt_env.os, "scandir", lambda p: real_scandir(tmp_path) if "nvidia" in str(p) else real_scandir(p))
+    assert tensorrt_env.nvidia_gpu_present() is False
+    monkeypatch.setattr(tensorrt_env, "_listdir", lambda path: ["null", "nvidia0", "nvidiactl"])
+    assert tensorrt_env.nvidia_gpu_present() is True
+    (tmp_path / "0000:3b:00.0").mkdir()
+    monkeypatch.setattr(tensorrt_env, "_listdir", lambda path: [])
+    assert tensorrt_env.nvidia_gpu_present() is True
+
+
+def test_a_missing_model_is_the_first_and_only_thing_reported(caplog, monkeypatch, tmp_path):
+    from agegender_edge.backends import tensorrt_env
+    monkeypatch.setattr(tensorrt_env, "nvidia_gpu_present", lambda: True)    # would warn if selection ran
+    with caplog.at_level(logging.INFO, logger="agegender_edge"):
+        with pytest.raises(ModelError, match="nope.onnx: model file not found"):
+            select.create_runner(tmp_path / "nope.onnx", backend="auto")
+    assert caplog.records == []
 
 
 @needs_no_trt

@@ -118,3 +118,47 @@ def test_repeats_report_medians(tiny_model, faces_dir, tmp_path):
     assert res.exit_code == 0, res.output
     rows = json.loads(out.read_text())["model"]
     assert [(r["batch_size"], r["repeats"], len(r["items_per_s_repeats"])) for r in rows] == [(1, 3, 3), (2, 3, 3)]
+
+
+def test_end_to_end_row_beside_model_only(tiny_model, faces_dir, tmp_path):
+    """bench times each ONNX Runtime model end to end on the face files (Predictor.predict_faces)
+    and reports it next to its model-only figure at the same batch size, with the network's busy share."""
+    out = tmp_path / "r.json"
+    res = run(["--model", str(tiny_model), "--faces", str(faces_dir), "--face-limit", "8", "--batch-sizes", "1,4",
+               "--warmup", "1", "--duration", "0.2s", "-q", "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    d = json.loads(out.read_text())
+    (row,) = d["extra"]["end_to_end"]
+    assert row["batch_size"] == 4 and row["kind"] == "faces" and row["faces"] == row["items"] >= 8
+    assert row["model_only_faces_per_s"] == next(r["items_per_s"] for r in d["model"] if r["batch_size"] == 4)
+    assert row["faces_per_s"] > 0 and 0 < row["network_busy"] <= 1
+    assert row["intra_op_threads"] + row["prep_workers"] >= 2 and row["pipelined"] is True
+    table = res.output
+    assert table.index("end to end") < table.index("model only") and "network busy" in table
+    res = run(["--model", str(tiny_model), "--faces", str(faces_dir), "--face-limit", "4", "--batch-sizes", "2",
+               *FAST, "--no-end-to-end", "--json", str(out)])
+    assert res.exit_code == 0 and "end_to_end" not in json.loads(out.read_text())["extra"]
+
+
+def test_bench_alone_times_every_shipped_model(faces_dir, tmp_path, monkeypatch):
+    from agegender_edge.shipped import resolve_model, shipped_models
+    monkeypatch.delenv("AGEGENDER_EDGE_MODEL", raising=False)
+    out = tmp_path / "r.json"
+    res = run(["--faces", str(faces_dir), "--face-limit", "4", "--batch-sizes", "2", *FAST, "--no-end-to-end",
+               "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    d = json.loads(out.read_text())
+    shipped = [str(resolve_model(n)) for n in shipped_models()]
+    assert len(shipped) >= 3 and d["config"]["models"] == shipped          # default first, then the others
+    assert sorted({r["model"] for r in d["model"]}) == sorted(shipped)
+    assert {r["precision"] for r in d["model"]} >= {"fp32", "int8"}
+
+
+def test_no_progress_frames_when_stderr_is_not_a_terminal(tiny_model, faces_dir):
+    """Without -q, redirected stderr (a log file, CI) gets no tqdm frames."""
+    proc = subprocess.run([sys.executable, "-m", "agegender_edge.cli.main", "bench", "--model", str(tiny_model),
+                           "--faces", str(faces_dir), "--face-limit", "4", "--batch-sizes", "1,2", "--warmup", "1",
+                           "--iterations", "3", "--no-end-to-end"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "\r" not in proc.stderr and "cfg" not in proc.stderr
+    assert "tiny" in proc.stdout

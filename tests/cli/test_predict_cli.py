@@ -62,3 +62,77 @@ def test_shipped_model_by_name(shipped_model):
         assert json.loads(r.stdout)[0]["faces"][0]["gender"] in ("female", "male")
     r = invoke("predict", FIXTURES / "multi_face_canvas_0.jpg", "--model", "edge_resnet_utkface_nope")
     assert r.exit_code == 1 and "neither a file nor a shipped model" in r.stderr
+
+
+def test_inputs_naming_no_image_are_usage_errors_naming_the_path(tmp_path):
+    """An empty folder and a pattern that matches nothing are the same problem: named, exit 2."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = invoke("predict", empty)
+    assert r.exit_code == 2 and f"{empty}: folder has no image files" in r.output
+    pattern = str(tmp_path / "*.jpg")
+    r = invoke("predict", pattern)
+    assert r.exit_code == 2 and f"{pattern}: pattern matches no files" in r.output
+    r = invoke("predict", empty, pattern)
+    assert r.exit_code == 2 and "folder has no image files" in r.output and "pattern matches no files" in r.output
+
+
+def test_unmatched_pattern_beside_images_is_reported_and_the_rest_processed(tmp_path, shipped_model):
+    face = sorted(FACES_48.glob("*.jpg"))[0]
+    pattern = str(tmp_path / "*.png")
+    r = invoke("predict", face, pattern, "--detector", "none", "--format", "json")
+    assert r.exit_code == 0
+    assert f"error: {pattern}: pattern matches no files" in r.stderr
+    assert [d["source"] for d in json.loads(r.stdout)] == [str(face)]
+
+
+def test_per_file_errors_are_shown_once(tmp_path, shipped_model, monkeypatch):
+    from agegender_edge.cli import predict as predict_cli
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("not an image")
+    face = sorted(FACES_48.glob("*.jpg"))[0]
+    monkeypatch.setattr(predict_cli, "stdout_is_terminal", lambda: True)
+    r = invoke("predict", face, bad, "--detector", "none")
+    assert r.exit_code == 0
+    assert "ERROR InvalidImageError" in r.stdout and "error:" not in r.stderr   # the table row is enough
+    out = tmp_path / "out.txt"
+    r = invoke("predict", face, bad, "--detector", "none", "-o", out)
+    assert f"error: {bad}: not a supported image format" in r.stderr             # the output is in a file
+    monkeypatch.setattr(predict_cli, "stdout_is_terminal", lambda: False)
+    r = invoke("predict", face, bad, "--detector", "none")
+    assert f"error: {bad}" in r.stderr                                          # redirected stdout
+
+
+def test_table_numbers_faces_from_one_and_never_prints_minus_zero():
+    from agegender_edge.cli.predict import render_csv, render_table
+    from agegender_edge.results import BoundingBox, FaceResult, ImageResult
+    face = FaceResult(box=BoundingBox(6.2, -0.4, 192.3, 190.0), crop_box=BoundingBox(0, 0, 200, 200),
+                      detection_score=0.9, age_group="25-32", age_group_probs={"25-32": 1.0}, age=30.0, age_std=3.0,
+                      age_interval_80=(26.0, 34.0), gender="female", gender_probability=0.9)
+    table = render_table([ImageResult(source="a.jpg", faces=[face, face], width=200, height=200)])
+    rows = table.splitlines()[1:]
+    assert [row.split()[1] for row in rows] == ["1", "2"]
+    assert "6,0,192,190" in rows[0] and "-0" not in table
+    assert [row.split(",")[1] for row in render_csv([ImageResult(source="a.jpg", faces=[face], width=1, height=1)]).splitlines()[1:]] == ["1"]
+
+
+def test_json_floats_are_rounded_and_the_summary_counts_properly(shipped_model):
+    r = invoke("predict", FIXTURES / "multi_face_canvas_0.jpg", "--detector", "haar", "--format", "json")
+    assert r.exit_code == 0
+    data = json.loads(r.stdout)
+
+    def floats(o):
+        if isinstance(o, float):
+            yield o
+        elif isinstance(o, dict):
+            for v in o.values():
+                yield from floats(v)
+        elif isinstance(o, list):
+            for v in o:
+                yield from floats(v)
+    values = list(floats(data))
+    assert values and all(float(f"{v:.6g}") == v for v in values)     # 6 significant digits at most
+    assert any(v != round(v) for v in values)                          # ... and not rounded to integers
+    face = sorted(FACES_48.glob("*.jpg"))[0]
+    one = invoke("predict", face, "--detector", "none")
+    assert "1/1 images processed, 1 face\n" in one.stderr

@@ -7,6 +7,15 @@ faces:    the 48 fixture chips through predict_faces() in both; age-group and ge
 canvases: the two multi-face canvases through predict() with Haar and with YuNet; both runtimes
           must find the same faces (same count, each C++ box matched to a Python box with IoU
           >= --iou-min), and predictions on matched faces agree within --canvas-prob-tol.
+aligned:  for a model with ``align`` (and ``calibration``) metadata: the SAME detections (Python
+          YuNet boxes + landmarks on the 48 chips and both canvases, plus derived cases: 3x
+          upscaled chips (antialias reduction), a chip rotated 90 degrees, a face cut by the
+          image border, degenerate landmarks -> box rule) go through Python's face_input /
+          predict_detected and C++'s face_input + decoder (the align_parity tool, --align-tool);
+          network inputs must agree byte for byte (at most --crop-max-diff grey levels where
+          OpenCV versions round differently) and outputs within --prob-tol / --age-tol. For the
+          box-rule fallbacks the same rule must be chosen (identical crop boxes); their pixels
+          are the `faces` / `canvases` checks' business (reported here, not judged).
 
 Prints one summary line per check and exits non-zero on any mismatch.
 """
@@ -95,6 +104,8 @@ def check_canvases(args, predictor_cls, labels) -> bool:
         sys.exit(f"FAIL: expected 2 canvases, found {len(canvases)}")
     ok = True
     for det, path in (("haar", args.haar), ("yunet", args.yunet)):
+        if det not in args.canvas_detectors.split(","):
+            continue
         spec = f"{det}:{path}"
         with predictor_cls(model=args.model, detector=spec, backend="onnxruntime", device="cpu") as p:
             py = [r.to_dict() for r in p.predict(canvases)]
@@ -116,7 +127,10 @@ def check_canvases(args, predictor_cls, labels) -> bool:
                 fa = a["faces"][best]
                 unused.remove(best)
                 min_iou = min(min_iou, iou(fa["box"], fb["box"]))
-                if fa["box"] == fb["box"] and fa["crop_box"] != fb["crop_box"]:
+                # box rule (integer chips): the same box must give the same chip; aligned crops
+                # follow the landmarks, which are compared through the outputs instead
+                integer_chip = all(float(v).is_integer() for v in fa["crop_box"].values())
+                if integer_chip and fa["box"] == fb["box"] and fa["crop_box"] != fb["crop_box"]:
                     print(f"FAIL {det}: same box, different crop box {fa['crop_box']} vs {fb['crop_box']}: the chip "
                           f"calibration in cpp/include/agegender_edge/detection.hpp differs from detection/{det}.py")
                     ok = False
@@ -144,6 +158,126 @@ def check_canvases(args, predictor_cls, labels) -> bool:
     return ok
 
 
+def aligned_cases(args, work: Path) -> list[dict]:
+    """(image path, box, landmarks or None) cases from Python's YuNet, plus derived images."""
+    import cv2
+    import numpy as np
+
+    from agegender_edge.detection import create_detector
+
+    yunet = create_detector(f"yunet:{args.yunet}")
+    cases = []
+    faces = sorted(glob.glob(os.path.join(args.data, "fixtures", "utkface_48", "*.jpg")))
+    canvases = sorted(glob.glob(os.path.join(args.data, "fixtures", "multi_face_canvas_*.jpg")))
+
+    def add(path, det, landmarks="from_det"):
+        lm = det.landmarks if landmarks == "from_det" else landmarks
+        cases.append({"image": str(path), "box": [det.x, det.y, det.width, det.height],
+                      "landmarks": None if lm is None else [list(map(float, p)) for p in lm]})
+
+    for path in faces + canvases:
+        for det in yunet.detect(cv2.imread(path)):
+            add(path, det)
+    chip_dets = [(path, d) for path in faces[:8] for d in yunet.detect(cv2.imread(path))[:1]]
+    for k, (path, det) in enumerate(chip_dets):
+        bgr = cv2.imread(path)
+        lm = np.asarray(det.landmarks, dtype=np.float64)
+        # 3x upscale (a large face: the warp shrinks ~5x -> the INTER_AREA footprint reduction);
+        # pixel centres map as x' = 3x + 1
+        big = work / f"up3_{k}.png"
+        cv2.imwrite(str(big), cv2.resize(bgr, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC))
+        cases.append({"image": str(big), "box": [3 * det.x + 1, 3 * det.y + 1, 3 * det.width, 3 * det.height],
+                      "landmarks": (lm * 3 + 1).tolist()})
+        # rotated 90 degrees clockwise: (x, y) -> (h - 1 - y, x)
+        h = bgr.shape[0]
+        rot = work / f"rot90_{k}.png"
+        cv2.imwrite(str(rot), cv2.rotate(bgr, cv2.ROTATE_90_CLOCKWISE))
+        cases.append({"image": str(rot), "box": [h - det.y - det.height, det.x, det.height, det.width],
+                      "landmarks": np.stack([h - 1 - lm[:, 1], lm[:, 0]], axis=1).tolist()})
+        # the face cut by the left image border (landmarks outside the image): replicated border
+        cut = work / f"border_{k}.png"
+        cv2.imwrite(str(cut), bgr[:, 90:])
+        cases.append({"image": str(cut), "box": [det.x - 90, det.y, det.width, det.height],
+                      "landmarks": (lm - [90, 0]).tolist()})
+        # degenerate landmarks (all on one spot): both runtimes fall back to the box rule
+        cases.append({"image": path, "box": [det.x, det.y, det.width, det.height],
+                      "landmarks": [[det.x, det.y]] * 5})
+        # no landmarks at all (a Haar-like detection): the box rule
+        cases.append({"image": path, "box": [det.x, det.y, det.width, det.height], "landmarks": None})
+    yunet.close()
+    return cases
+
+
+def check_aligned(args, predictor_cls, labels) -> bool:
+    import tempfile
+
+    import numpy as np
+
+    from agegender_edge.detection.base import Detection
+    from agegender_edge.detection.yunet import YuNetDetector
+    from agegender_edge.imageio import DEFAULT_MAX_PIXELS, load_image
+    from agegender_edge.preprocess import face_input
+
+    if not args.align_tool:
+        sys.exit("FAIL: --check aligned needs --align-tool (the align_parity executable)")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        cases = aligned_cases(args, work)
+        (work / "cases.json").write_text(json.dumps(cases))
+        proc = subprocess.run([args.align_tool, args.model, str(work / "cases.json"), str(work)],
+                              capture_output=True, text=True, timeout=600)
+        if proc.returncode != 0:
+            sys.exit(f"FAIL: {args.align_tool} exited {proc.returncode}: {proc.stderr.strip()}")
+        cc = json.loads(proc.stdout)
+        dets = [Detection(*c["box"], 1.0, None if c["landmarks"] is None else tuple(map(tuple, c["landmarks"])))
+                for c in cases]
+        with predictor_cls(model=args.model, detector=f"yunet:{args.yunet}", backend="onnxruntime", device="cpu") as p:
+            if p.metadata.align is None:
+                sys.exit(f"FAIL: {args.model} has no align metadata (make one with tests/cpp/make_aligned_model.py)")
+            py = [r.to_dict() for r in p.predict_detected([c["image"] for c in cases], [[d] for d in dets])]
+            meta = p.metadata
+        h, w = meta.input.size
+        d, d_box = Diffs(), Diffs()
+        ok, crop_max, crop_bytes, box_max, n_aligned, box_rule_max = True, 0, 0, 0.0, 0, 0
+        for i, (case, det, a, b) in enumerate(zip(cases, dets, py, cc)):
+            bgr = load_image(case["image"], None, DEFAULT_MAX_PIXELS).bgr
+            face, crop, aligned = face_input(bgr, det, YuNetDetector.calibration, meta)
+            n_aligned += aligned
+            c_face = np.fromfile(work / f"crop_{i}.bin", dtype=np.uint8)
+            if c_face.size != h * w * 3:
+                print(f"FAIL aligned: case {i} ({case['image']}): C++ input has {c_face.size} bytes")
+                ok = False
+                continue
+            diff = np.abs(np.ascontiguousarray(face).astype(np.int16) - c_face.reshape(h, w, 3).astype(np.int16))
+            if a["error"] or b["error"] or len(a["faces"]) != 1 or len(b["faces"]) != 1:
+                print(f"FAIL aligned: case {i}: errors Python {a['error']!r}, C++ {b['error']!r}")
+                ok = False
+                continue
+            fa, fb = a["faces"][0], b["faces"][0]
+            # the same rule in both: identical crop boxes (aligned: float similarity footprint;
+            # box rule: the integer chip), and predict_detected uses face_input's crop
+            box_max = max(box_max, *(abs(fa["crop_box"][k] - fb["crop_box"][k]) for k in ("x", "y", "width", "height")),
+                          *(abs(fa["crop_box"][k] - v) for k, v in zip(("x", "y", "width", "height"), crop)))
+            if aligned:
+                crop_max = max(crop_max, int(diff.max()))
+                crop_bytes += int((diff > 0).sum())
+                d.add(fa, fb, labels)
+            else:
+                box_rule_max = max(box_rule_max, int(diff.max()))
+                d_box.add(fa, fb, labels)
+    good = (ok and crop_max <= args.crop_max_diff and box_max <= 1e-6 and d.prob <= args.prob_tol
+            and d.gender <= args.prob_tol and d.age <= args.age_tol and d.std <= args.age_tol
+            and d.interval <= args.interval_tol and n_aligned >= len(cases) // 2)
+    print(f"{'ok' if good else 'FAIL'} aligned: {len(cases)} detections ({n_aligned} aligned, {len(cases) - n_aligned} "
+          f"box rule), model calibration T={meta.calibration.gender_temperature} q={meta.calibration.age_interval_quantiles}: "
+          f"network inputs max|diff| {crop_max} grey levels ({crop_bytes} of {len(cases) * h * w * 3} bytes differ), "
+          f"crop boxes max|diff| {box_max:.2e} px; {d} (tolerances: inputs {args.crop_max_diff}, probs {args.prob_tol:g}, "
+          f"age {args.age_tol:g} y)")
+    print(f"   box-rule fallbacks (same rule chosen: crop boxes above; pixels judged by --check faces/canvases): "
+          f"inputs max|diff| {box_rule_max}, {d_box}")
+    return good
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--app", required=True)
@@ -151,12 +285,16 @@ def main() -> int:
     ap.add_argument("--data", required=True, help="shared/data folder")
     ap.add_argument("--haar", required=True)
     ap.add_argument("--yunet", required=True)
-    ap.add_argument("--check", choices=("faces", "canvases", "all"), default="all")
+    ap.add_argument("--check", choices=("faces", "canvases", "aligned", "all"), default="all")
+    ap.add_argument("--align-tool", default=None, help="the align_parity executable (--check aligned)")
+    ap.add_argument("--crop-max-diff", type=int, default=1,
+                    help="largest per-byte difference of aligned network inputs (OpenCV 4.6 vs pip OpenCV rounding)")
     ap.add_argument("--prob-tol", type=float, default=1e-4)
     ap.add_argument("--age-tol", type=float, default=1e-3)
     ap.add_argument("--interval-tol", type=float, default=1e-2)
     ap.add_argument("--iou-min", type=float, default=0.9)
     ap.add_argument("--canvas-prob-tol", type=float, default=1e-4)
+    ap.add_argument("--canvas-detectors", default="haar,yunet", help="comma list of detectors for --check canvases")
     args = ap.parse_args()
     if not Path(args.model).is_file():
         sys.exit(f"FAIL: model {args.model} not found")
@@ -170,6 +308,8 @@ def main() -> int:
         ok &= check_faces(args, Predictor, labels)
     if args.check in ("canvases", "all"):
         ok &= check_canvases(args, Predictor, labels)
+    if args.check == "aligned" or (args.check == "all" and args.align_tool):
+        ok &= check_aligned(args, Predictor, labels)
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

@@ -5,7 +5,7 @@ import pytest
 from agegender_edge.detection import ChipCalibration, Detection, create_detector
 from agegender_edge.detection.haar import HaarDetector
 from agegender_edge.detection.whole_image import WholeImage
-from agegender_edge.detection.yunet import YUNET_ENV, YuNetDetector
+from agegender_edge.detection.yunet import SHIPPED_YUNET, YUNET_ENV, YuNetDetector
 from agegender_edge.errors import ModelError
 
 from ..conftest import FIXTURES, YUNET
@@ -22,17 +22,20 @@ def test_factory_specs(monkeypatch):
     assert isinstance(create_detector("haar"), HaarDetector)
     assert isinstance(create_detector(f"yunet:{YUNET}"), YuNetDetector)
     monkeypatch.delenv(YUNET_ENV, raising=False)
-    assert isinstance(create_detector("auto"), HaarDetector)
+    auto = create_detector("auto")   # the YuNet file shipped inside the package
+    assert isinstance(auto, YuNetDetector) and auto.path == SHIPPED_YUNET and SHIPPED_YUNET.is_file()
     monkeypatch.setenv(YUNET_ENV, str(YUNET))
-    assert isinstance(create_detector("auto"), YuNetDetector)
+    auto = create_detector("auto")
+    assert isinstance(auto, YuNetDetector) and auto.path == YUNET
     with pytest.raises(ValueError, match="unknown detector"):
         create_detector("mtcnn")
 
 
 def test_yunet_errors(tmp_path, monkeypatch):
-    monkeypatch.delenv(YUNET_ENV, raising=False)
-    with pytest.raises(ModelError, match="needs its ONNX file"):
+    monkeypatch.setenv(YUNET_ENV, str(tmp_path / "missing.onnx"))
+    with pytest.raises(ModelError, match="missing.onnx: YuNet model file not found"):
         YuNetDetector()
+    monkeypatch.delenv(YUNET_ENV, raising=False)
     with pytest.raises(ModelError, match="not found"):
         YuNetDetector(str(tmp_path / "x.onnx"))
     bad = tmp_path / "bad.onnx"

@@ -21,17 +21,19 @@ def _first(*paths):
 
 @pytest.fixture(scope="session")
 def model_path() -> Path:
-    p = _first(SHIPPED, os.environ.get("AGEGENDER_EDGE_TEST_MODEL"), "/work/dev_models/dev_plain.onnx")
-    if p is None:
-        pytest.skip("no exported model (shipped weights or AGEGENDER_EDGE_TEST_MODEL)")
+    p = _first(os.environ.get("AGEGENDER_EDGE_TEST_MODEL"), SHIPPED)
+    assert p is not None, f"the shipped model {SHIPPED} is missing from the checkout"
     return p
 
 
 @pytest.fixture(scope="session")
 def flip_model_path() -> Path:
-    p = _first(os.environ.get("AGEGENDER_EDGE_TEST_FLIP_MODEL"), "/work/dev_models/dev_flip.onnx")
-    if p is None:
-        pytest.skip("no flip-TTA model available")
+    """A model with flip averaging in its graph: the shipped default has it (checked)."""
+    onnx = pytest.importorskip("onnx")
+    from agegender_edge.engine.onnx_meta import read_metadata
+    p = _first(os.environ.get("AGEGENDER_EDGE_TEST_FLIP_MODEL"), SHIPPED)
+    assert p is not None, f"the shipped model {SHIPPED} is missing from the checkout"
+    assert read_metadata(onnx.load(str(p)), str(p)).flip_tta, f"{p} has no flip averaging in its graph"
     return p
 
 

@@ -65,3 +65,18 @@ def test_usage_errors(model_path, tmp_path):
     assert r.exit_code != 0 and "already an ONNX" in r.output
     r = run("export", "--onnx", model_path, "--recipe", "nope", "--print-trtexec")
     assert r.exit_code != 0 and "not found" in r.output
+
+
+def test_export_defaults_match_how_the_shipped_default_was_exported():
+    """`export --checkpoint` without options gives what the shipped default model has: no flip
+    averaging in the graph (the default is INT8-friendly and fast) and the median age (both
+    recorded in its metadata)."""
+    import onnx
+
+    from agegender_edge.cli.export import export
+    from agegender_edge.engine.onnx_meta import read_metadata
+    from agegender_edge.shipped import default_model_path
+    meta = read_metadata(onnx.load(str(default_model_path())), "shipped")
+    defaults = {p.name: p.default for p in export.params}
+    assert defaults["flip_tta"] is meta.flip_tta is False
+    assert defaults["age_estimate"] == meta.age_estimate == "median"

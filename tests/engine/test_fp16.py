@@ -50,11 +50,8 @@ def _check(model, faces):
     return half
 
 
-def test_fp16_plain_model_matches_fp32(onnx_model, faces):
-    _check(onnx_model, faces)
-
-
 def test_fp16_flip_tta_model_matches_fp32(flip_model_path, faces):
+    """The shipped default (flip averaging in the graph) converted to mixed FP16."""
     _check(onnx.load(str(flip_model_path)), faces)
 
 

@@ -19,7 +19,7 @@ import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Optional
+from typing import Callable, Iterable, Iterator, Optional
 
 import cv2
 import numpy as np
@@ -68,12 +68,15 @@ def load_face(path: Path, size: int) -> Optional[np.ndarray]:
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
-def _decoded(records: Iterable[FaceRecord], size: int, workers: int) -> Iterator[tuple[FaceRecord, Optional[np.ndarray]]]:
+def _decoded(records: Iterable[FaceRecord], size: int, workers: int,
+             loader: Optional[Callable[[Path], Optional[np.ndarray]]] = None
+             ) -> Iterator[tuple[FaceRecord, Optional[np.ndarray]]]:
     """Decode in a thread pool (cv2 releases the GIL), keeping order, a bounded window at a time."""
+    load = loader or (lambda path: load_face(path, size))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         window: list = []
         for rec in records:
-            window.append((rec, pool.submit(load_face, rec.path, size)))
+            window.append((rec, pool.submit(load, rec.path)))
             if len(window) >= CHUNK * 2:
                 rec0, fut = window.pop(0)
                 yield rec0, fut.result()
@@ -90,7 +93,12 @@ def pack_h5(
     label_mapping: dict,
     workers: int = 2,
     progress: bool = True,
+    loader: Optional[Callable[[Path], Optional[np.ndarray]]] = None,
+    extra_attrs: Optional[Callable[[], dict]] = None,
 ) -> PackSummary:
+    """Stream ``records`` into one .h5. ``loader`` (path -> RGB uint8 size x size, or None when
+    unreadable) replaces the default decode + centre square + resize, e.g. the aligned re-cut of
+    train/data/aligned.py; ``extra_attrs`` adds attributes once all images are written."""
     import h5py
     from tqdm import tqdm
 
@@ -132,7 +140,7 @@ def pack_h5(
             buf_img.clear()
             buf_rec.clear()
 
-        for rec, img in tqdm(_decoded(records, size, workers), desc=f"packing {out_path.name}",
+        for rec, img in tqdm(_decoded(records, size, workers, loader), desc=f"packing {out_path.name}",
                              unit="img", disable=not progress):
             if img is None:
                 drops.add("unreadable_image", rec.source_name)
@@ -159,6 +167,8 @@ def pack_h5(
             "dropped": json.dumps(summary.dropped),
             "created_by": "agegender-edge prepare",
         })
+        if extra_attrs is not None:
+            f.attrs.update(extra_attrs())
     tmp_path.replace(out_path)
     return summary
 

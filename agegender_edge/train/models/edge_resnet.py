@@ -70,3 +70,4 @@ class EdgeResNet(nn.Module):
 @register_model("edge_resnet", EDGE_INPUT, EDGE_CROP, "EdgeResNet (ResNet-18 layout, narrow), 96 px, 128 MMAC: the shipped default")
 def edge_resnet(num_age_bins: int = 101, **kwargs) -> EdgeResNet:
     return EdgeResNet(num_age_bins=num_age_bins, **kwargs)
+

@@ -13,7 +13,8 @@
 namespace agegender_edge {
 
 inline constexpr const char* kMetadataKey = "agegender_edge";
-inline constexpr int kFormatVersion = 1;
+// 2: optional "align" (landmark alignment) and "calibration" sections (metadata.py FORMAT_VERSION).
+inline constexpr int kFormatVersion = 2;
 
 // Output tensor names of every exported model (metadata.OUTPUT_NAMES, same order).
 inline constexpr const char* kOutputGender = "gender_probs";       // [N, 2]
@@ -46,6 +47,27 @@ struct CropSpec {
     std::map<std::string, Calibration> calibration;
 };
 
+// Five-point landmark alignment (metadata.py AlignSpec; the arithmetic is align.py's, mirrored in
+// preprocess.cpp): least-squares similarity from the detector's landmarks to `templ` (in units
+// of the network input's width / height), one cv::warpAffine straight to the input size; when
+// the warp shrinks by more than 2x the footprint is first INTER_AREA-reduced by floor(1/scale).
+struct AlignSpec {
+    std::string method = "similarity5";
+    std::string landmarks = "yunet5";              // right eye, left eye, nose, right / left mouth corner
+    std::array<std::array<double, 2>, 5> templ{};  // metadata "template"
+    std::string interpolation = "linear";          // "linear" | "cubic"
+    std::string border = "replicate";              // "replicate" | "constant" (zeros)
+    bool antialias = true;
+};
+
+// Post-hoc calibration applied by the decoder (metadata.py CalibrationSpec; absent = identity):
+// gender p1' = sigmoid(logit(p1) / gender_temperature); age_interval_80 = these quantiles.
+struct CalibrationSpec {
+    double gender_temperature = 1.0;
+    std::array<double, 2> age_interval_quantiles = {0.1, 0.9};
+    std::string fitted_on;
+};
+
 struct ModelMetadata {
     std::string name;
     std::string architecture;
@@ -61,6 +83,8 @@ struct ModelMetadata {
     // The reported age: "mean" (the graph's age_years) or "median" of the age-bin distribution
     // (metadata.py AGE_ESTIMATES; absent = "mean"). "expected_age" groups follow the reported age.
     std::string age_estimate = "mean";
+    std::optional<AlignSpec> align;  // none: faces are cut by the box rule only
+    CalibrationSpec calibration;
     std::string precision = "fp32";
     std::string licence;
     int format_version = kFormatVersion;

@@ -26,7 +26,7 @@ struct PredictorOptions {
 };
 
 // $AGEGENDER_EDGE_MODEL, else the path the build was configured with (AGEGENDER_EDGE_MODEL cache
-// variable: the package's weights/edge_resnet_utkface.onnx).
+// variable: the package's weights/edge_resnet_aligned.onnx).
 std::string default_model_path();
 
 class Predictor {
