@@ -125,7 +125,7 @@ def main() -> None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     load_before = os.getloadavg()
     workloads = {"chips, detector none": (val_chips(args.chips), {"detector": "none"}),
-                 "photos, default detector (haar)": (lfw_photos(args.photos), {})}
+                 "photos, default detector (yunet)": (lfw_photos(args.photos), {})}
     results: dict = {name: {} for name in workloads}
     t_all = time.perf_counter()
     for name, (files, kwargs) in workloads.items():
