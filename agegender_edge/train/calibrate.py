@@ -32,6 +32,7 @@ import numpy as np
 
 from ..decode import age_quantiles, calibrate_gender
 from ..metadata import FORMAT_VERSION, CalibrationSpec, ModelMetadata
+from ..subject import subject_index  # noqa: F401  (re-exported: the one subject rule)
 
 ECE_BINS = 10                 # equal-width confidence bins over [0, 1]
 NOMINAL_COVERAGE = 0.8        # the "80%" of age_interval_80
@@ -140,21 +141,6 @@ class RawOutputs:
     missed: list[str] = field(default_factory=list)    # file names without a (subject) face
     errors: dict[str, str] = field(default_factory=dict)
     metadata: Optional[ModelMetadata] = None
-
-
-def subject_index(boxes: Sequence[tuple[float, float, float, float]], width: int, height: int) -> Optional[int]:
-    """Index of the box (x, y, w, h) nearest the image centre whose centre lies within a quarter
-    of the image side of it (the subject of a portrait or chip), or None (a miss)."""
-    best, best_d = None, None
-    cx, cy = width / 2.0, height / 2.0
-    for i, (x, y, w, h) in enumerate(boxes):
-        dx, dy = x + w / 2.0 - cx, y + h / 2.0 - cy
-        if abs(dx) > width / 4.0 or abs(dy) > height / 4.0:
-            continue
-        d = dx * dx + dy * dy
-        if best_d is None or d < best_d:
-            best, best_d = i, d
-    return best
 
 
 def collect_outputs(model: Path, data: LabelledImages, detector="none", batch_size: int = 64) -> RawOutputs:

@@ -22,6 +22,7 @@ import numpy as np
 
 from ...align import align_landmarks
 from ...metadata import AlignSpec, CropSpec, InputSpec
+from ...subject import subject_index
 
 # Median YuNet landmarks on 1,500 UTKFace train chips (detected on the chip zero-padded by 50 px),
 # in units of the 200 px chip, mirror-symmetrised (left/right pairs averaged) so that flipping an
@@ -44,19 +45,9 @@ def alignment_spec(input_spec: InputSpec, crop: CropSpec,
 
 
 def subject_detection(detections, width: int, height: int):
-    """The detection nearest the image centre whose centre lies within a quarter of the image
-    side of it (the subject of a chip or a portrait), or None."""
-    best, best_d = None, None
-    cx, cy = width / 2.0, height / 2.0
-    for det in detections:
-        dx = det.x + det.width / 2.0 - cx
-        dy = det.y + det.height / 2.0 - cy
-        if abs(dx) > width / 4.0 or abs(dy) > height / 4.0:
-            continue
-        d = dx * dx + dy * dy
-        if best_d is None or d < best_d:
-            best, best_d = det, d
-    return best
+    """The subject among detections (agegender_edge/subject.py's rule), or None."""
+    i = subject_index([(d.x, d.y, d.width, d.height) for d in detections], width, height)
+    return None if i is None else detections[i]
 
 
 @dataclass
