@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Optional
 
 import cv2
 import numpy as np
@@ -19,20 +20,29 @@ _COLOURS = {"female": (180, 105, 255), "male": (255, 160, 60)}  # BGR
 MAX_STEM_CHARS = 100   # keeps names far below the 255-byte file-name limit, even in UTF-8
 
 
+def gender_colour(gender: str) -> tuple[int, int, int]:
+    return _COLOURS.get(gender, (0, 255, 0))
+
+
+def draw_labelled_box(out: np.ndarray, box, label: str, colour: tuple[int, int, int], thick: int,
+                      font_scale: float, box_thick: Optional[int] = None) -> None:
+    """A face box with its label on a filled tag above it (below when there is no room), in place."""
+    x0, y0, x1, y1 = (int(round(v)) for v in box.as_xyxy())
+    cv2.rectangle(out, (x0, y0), (x1, y1), colour, thick if box_thick is None else box_thick)
+    (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thick)
+    ty = y0 - 4 if y0 - th - 6 > 0 else y1 + th + 4
+    cv2.rectangle(out, (x0, ty - th - 3), (x0 + tw + 2, ty + base - 1), colour, -1)
+    cv2.putText(out, label, (x0 + 1, ty - 1), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 0), thick, cv2.LINE_AA)
+
+
 def draw_faces(bgr: np.ndarray, result: ImageResult) -> np.ndarray:
     out = bgr.copy()
     scale = max(0.4, min(out.shape[:2]) / 900.0)
     thick = max(1, int(round(2 * scale)))
     for face in result.faces:
-        colour = _COLOURS.get(face.gender, (0, 255, 0))
-        x0, y0, x1, y1 = (int(round(v)) for v in face.box.as_xyxy())
-        cv2.rectangle(out, (x0, y0), (x1, y1), colour, thick)
         label = (f"{(face.gender[:1] or '?').upper()} {face.gender_probability:.2f} | "
                  f"{face.age:.0f}y ({face.age_group})")
-        (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.5 * scale, thick)
-        ty = y0 - 4 if y0 - th - 6 > 0 else y1 + th + 4
-        cv2.rectangle(out, (x0, ty - th - 3), (x0 + tw + 2, ty + base - 1), colour, -1)
-        cv2.putText(out, label, (x0 + 1, ty - 1), cv2.FONT_HERSHEY_SIMPLEX, 0.5 * scale, (0, 0, 0), thick, cv2.LINE_AA)
+        draw_labelled_box(out, face.box, label, gender_colour(face.gender), thick, 0.5 * scale)
     return out
 
 

@@ -263,6 +263,16 @@ class Predictor:
         batch.clear()
         owners.clear()
 
+    def _add_faces(self, prep: _Prepared, batch: FaceBatch, owners: list[_Prepared]) -> None:
+        """An image's faces into the batch in order, running the batch each time it fills."""
+        if prep.error is not None:
+            return
+        for face in prep.inputs:
+            batch.add(face)
+            owners.append(prep)
+            if batch.full:
+                self._run_batch(batch, owners)
+
     def _stream(self, jobs: Iterator[tuple[int, ImageInput, FaceDetector]], colour_order: Optional[str],
                 read_ahead: int) -> Iterator[ImageResult]:
         """The pipeline: at most ``read_ahead`` images between input and output; faces enter
@@ -291,12 +301,7 @@ class Predictor:
                 if pending:
                     prep = self._wait(pending.popleft(), pending)
                     waiting.append(prep)
-                    if prep.error is None:
-                        for face in prep.inputs:
-                            batch.add(face)
-                            owners.append(prep)
-                            if batch.full:
-                                self._run_batch(batch, owners)
+                    self._add_faces(prep, batch, owners)
                     prep.inputs = None         # the faces now live in the batch (or its outputs)
                 elif batch.count:
                     # nothing left to prepare (input ended, or the window is full of images
@@ -341,12 +346,7 @@ class Predictor:
             batch = FaceBatch(self.metadata, self._batch_capacity())
             owners: list[_Prepared] = []
             for prep in preps:
-                if prep.error is None:
-                    for face in prep.inputs:
-                        batch.add(face)
-                        owners.append(prep)
-                        if batch.full:
-                            self._run_batch(batch, owners)
+                self._add_faces(prep, batch, owners)
             if batch.count:
                 self._run_batch(batch, owners)
             yield from (p.result() for p in preps)

@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from agegender_edge import Predictor
-from agegender_edge.train.calibrate import ECE_BINS, gender_stats, reliability_axes, subject_index
+from agegender_edge.subject import subject_index
+from agegender_edge.train.calibrate import ECE_BINS, gender_stats, reliability_axes
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "lfw"

@@ -32,7 +32,7 @@ import numpy as np
 
 from ..decode import age_quantiles, calibrate_gender
 from ..metadata import FORMAT_VERSION, CalibrationSpec, ModelMetadata
-from ..subject import subject_index  # noqa: F401  (re-exported: the one subject rule)
+from ..subject import subject_index
 
 ECE_BINS = 10                 # equal-width confidence bins over [0, 1]
 NOMINAL_COVERAGE = 0.8        # the "80%" of age_interval_80

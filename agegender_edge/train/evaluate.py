@@ -94,22 +94,20 @@ def predict_onnx_detected(model: Path, faces: LabelledFaces, detector: str, batc
                           ) -> tuple[Predictions, list[str]]:
     """The whole runtime pipeline on each chip: ``Predictor.predict`` with ``detector`` (detection,
     landmark alignment or box rule, inference); the subject is the face nearest the chip centre
-    (train/data/aligned.subject_detection's rule). Chips where the detector finds no subject are
+    (agegender_edge/subject.py's rule). Chips where the detector finds no subject are
     returned by name and predicted with ``predict_faces`` (the ready-chip path) so every face
     stays in the figures; the caller reports how many."""
     from ..predictor import Predictor
-    from .data.aligned import subject_detection
+    from ..subject import subject_index
 
     picked, missed = [], []
     with Predictor(model=model, detector=detector, batch_size=batch_size, backend="onnxruntime", device="cpu") as p:
         results = p.predict(list(faces.chips), colour_order="RGB")
         miss_idx = []
         for i, r in enumerate(results):
-            face = None
-            if r.ok and r.faces:
-                boxes = [_BoxView(f) for f in r.faces]
-                best = subject_detection(boxes, r.width, r.height)
-                face = best.face if best is not None else None
+            k = subject_index([(f.box.x, f.box.y, f.box.width, f.box.height) for f in r.faces],
+                              r.width, r.height) if r.ok else None
+            face = None if k is None else r.faces[k]
             if face is None:
                 miss_idx.append(i)
                 missed.append(faces.files[i])
@@ -121,14 +119,6 @@ def predict_onnx_detected(model: Path, faces: LabelledFaces, detector: str, batc
     from ..results import ImageResult
     return predictions_from_results([ImageResult(source=f, faces=[face]) for f, face in zip(faces.files, picked)],
                                     rule), missed
-
-
-class _BoxView:
-    """A FaceResult seen as a detection box (x, y, width, height) for the subject rule."""
-
-    def __init__(self, face):
-        self.face = face
-        self.x, self.y, self.width, self.height = face.box.x, face.box.y, face.box.width, face.box.height
 
 
 def predict_onnx_oversampled(model: Path, faces: LabelledFaces, batch_size: int = 64) -> Predictions:

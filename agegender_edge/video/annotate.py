@@ -8,10 +8,10 @@ from typing import Optional
 import cv2
 import numpy as np
 
+from ..annotate import draw_labelled_box, gender_colour
 from ..errors import OutputPathError
 from .results import FrameResult
 
-_COLOURS = {"female": (180, 105, 255), "male": (255, 160, 60)}  # BGR, as annotate.py
 FOURCC_BY_SUFFIX = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
 
 
@@ -21,15 +21,10 @@ def draw_tracked(bgr: np.ndarray, result: FrameResult) -> np.ndarray:
     thick = max(1, int(round(2 * scale)))
     for f in result.faces:
         t = f.track
-        colour = _COLOURS.get(t.gender, (0, 255, 0))
-        x0, y0, x1, y1 = (int(round(v)) for v in f.face.box.as_xyxy())
-        cv2.rectangle(out, (x0, y0), (x1, y1), colour, thick if f.detected else max(1, thick // 2))
         label = f"#{f.track_id} {(t.gender[:1] or '?').upper()} {t.gender_probability:.2f} {t.age:.0f}y ({t.age_group})"
-        (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.45 * scale, thick)
-        ty = y0 - 4 if y0 - th - 6 > 0 else y1 + th + 4
-        cv2.rectangle(out, (x0, ty - th - 3), (x0 + tw + 2, ty + base - 1), colour, -1)
-        cv2.putText(out, label, (x0 + 1, ty - 1), cv2.FONT_HERSHEY_SIMPLEX, 0.45 * scale, (0, 0, 0), thick,
-                    cv2.LINE_AA)
+        # boxes the tracker carried between detector runs are drawn thinner
+        draw_labelled_box(out, f.face.box, label, gender_colour(t.gender), thick, 0.45 * scale,
+                          box_thick=thick if f.detected else max(1, thick // 2))
     return out
 
 

@@ -12,7 +12,7 @@ from agegender_edge.decode import age_quantiles, calibrate_gender
 from agegender_edge.metadata import CalibrationSpec
 from agegender_edge.train.calibrate import (collect_outputs, expected_calibration_error, fit_interval_quantiles,
                                             fit_temperature, interval_stats, load_labelled_images,
-                                            reliability_bins, split_by_hash, subject_index,
+                                            reliability_bins, split_by_hash,
                                             write_calibrated_model)
 
 from ..conftest import UTKFACE
@@ -73,13 +73,6 @@ def test_interval_fit_gives_the_nominal_coverage_on_fresh_data():
     p_new, a_new = sample(3000)
     assert interval_stats(p_new, bins, a_new, (0.1, 0.9))["coverage"] < 0.7
     assert interval_stats(p_new, bins, a_new, (lo, hi))["coverage"] == pytest.approx(0.8, abs=0.025)
-
-
-def test_subject_is_the_face_nearest_the_centre_within_a_quarter():
-    boxes = [(0, 0, 40, 40), (90, 95, 60, 60), (100, 100, 40, 40)]
-    assert subject_index(boxes, 250, 250) == 1      # centre (120, 125) is nearest (125, 125)
-    assert subject_index([(0, 0, 40, 40)], 250, 250) is None
-    assert subject_index([], 250, 250) is None
 
 
 def test_raw_outputs_are_the_runtime_predictions(val_faces):

@@ -23,6 +23,7 @@ import numpy as np
 from ...align import align_landmarks
 from ...metadata import AlignSpec, CropSpec, InputSpec
 from ...subject import subject_index
+from .h5pack import decode_bgr
 
 # Median YuNet landmarks on 1,500 UTKFace train chips (detected on the chip zero-padded by 50 px),
 # in units of the 200 px chip, mirror-symmetrised (left/right pairs averaged) so that flipping an
@@ -71,11 +72,8 @@ class AlignedChipLoader:
         self._detector = YuNetDetector(self.detector_path, max_side=0, max_faces=16)
 
     def __call__(self, path: Path) -> Optional[np.ndarray]:
-        data = np.fromfile(str(path), dtype=np.uint8)
-        if data.size == 0:
-            return None
-        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
-        if bgr is None or bgr.size == 0:
+        bgr = decode_bgr(path)
+        if bgr is None:
             return None
         out = self.cut(bgr)
         with self._lock:

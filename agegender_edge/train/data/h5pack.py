@@ -51,13 +51,19 @@ class PackSummary:
         return "\n".join(lines)
 
 
-def load_face(path: Path, size: int) -> Optional[np.ndarray]:
-    """Decode an image file to an RGB uint8 size x size array, or None if it cannot be decoded."""
+def decode_bgr(path: Path) -> Optional[np.ndarray]:
+    """An image file as BGR uint8, or None when it is empty or cannot be decoded."""
     data = np.fromfile(str(path), dtype=np.uint8)
     if data.size == 0:
         return None
     img = cv2.imdecode(data, cv2.IMREAD_COLOR)
-    if img is None or img.size == 0:
+    return None if img is None or img.size == 0 else img
+
+
+def load_face(path: Path, size: int) -> Optional[np.ndarray]:
+    """Decode an image file to an RGB uint8 size x size array, or None if it cannot be decoded."""
+    img = decode_bgr(path)
+    if img is None:
         return None
     if img.shape[0] != img.shape[1]:  # centre square: chips are square; other sources are cropped
         s = min(img.shape[:2])
