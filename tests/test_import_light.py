@@ -6,7 +6,11 @@ HEAVY = ("torch", "tensorrt", "h5py", "matplotlib", "onnx", "cuda", "ray", "pyar
 
 
 def _modules_after(code: str) -> set[str]:
-    out = subprocess.run([sys.executable, "-c", code + "\nimport sys\nprint(' '.join(sys.modules))"],
+    """Modules that ``code`` adds to a fresh interpreter. What the interpreter already has at
+    start-up is not the SDK's doing (cuda-python installs a .pth file that imports a ``cuda``
+    redirector into every Python process)."""
+    out = subprocess.run([sys.executable, "-c", "import sys\n_before = set(sys.modules)\n" + code
+                          + "\nimport sys\nprint(' '.join(set(sys.modules) - _before))"],
                          check=True, capture_output=True, text=True).stdout
     return set(out.split())
 
