@@ -228,19 +228,36 @@ def exif_orientation(data: bytes, fmt: Optional[str] = None) -> int:
     if im is None:
         return 1
     with im:
-        try:
-            # Image.getexif reads what the header parse found (JPEG APP1, PNG eXIf before IDAT,
-            # WebP EXIF chunk) without decoding pixels; PngImageFile.getexif would
-            # decode the whole image to look for an eXIf chunk after IDAT.
-            from PIL import Image
-            value = Image.Image.getexif(im).get(EXIF_ORIENTATION_TAG, 1)
-        except Exception:   # a corrupt EXIF block does not make the image unusable
-            return 1
+        return _orientation_of(im)
+
+
+def _orientation_of(im) -> int:
+    try:
+        # Image.getexif reads what the header parse found (JPEG APP1, PNG eXIf before IDAT,
+        # WebP EXIF chunk) without decoding pixels; PngImageFile.getexif would
+        # decode the whole image to look for an eXIf chunk after IDAT.
+        from PIL import Image
+        value = Image.Image.getexif(im).get(EXIF_ORIENTATION_TAG, 1)
+    except Exception:   # a corrupt EXIF block does not make the image unusable
+        return 1
     try:
         value = int(value)
     except (TypeError, ValueError):
         return 1
     return value if 1 <= value <= 8 else 1
+
+
+def header_size_and_orientation(data: bytes, fmt: str) -> tuple[Optional[tuple[int, int]], int]:
+    """image_size_from_header and exif_orientation from one header parse where Pillow reads
+    both (JPEG, PNG): the header is the largest per-file cost after decode for small photos."""
+    if fmt in ("jpeg", "png"):
+        im = _pillow_header(data, fmt)
+        if im is None:
+            return None, 1
+        with im:
+            return tuple(int(v) for v in im.size), _orientation_of(im)  # type: ignore[return-value]
+    size = image_size_from_header(data)
+    return size, (exif_orientation(data, fmt) if size is not None else 1)
 
 
 def apply_orientation(img: np.ndarray, orientation: int) -> np.ndarray:
@@ -358,7 +375,7 @@ def decode_bytes(data: bytes, source: str, max_pixels: int) -> np.ndarray:
         raise InvalidImageError(
             f"{source}: {fmt.upper()} images hold floating-point pixels, which are not supported; "
             f"convert to 8- or 16-bit")
-    size = image_size_from_header(data)
+    size, orientation = header_size_and_orientation(data, fmt)
     if size is None:
         raise InvalidImageError(f"{source}: corrupt or truncated {fmt.upper()} header (image size not found)")
     _check_pixels(size[0], size[1], max_pixels, source)
@@ -374,7 +391,7 @@ def decode_bytes(data: bytes, source: str, max_pixels: int) -> np.ndarray:
         raise InvalidImageError(f"{source}: not a decodable {fmt.upper()} image (corrupt or truncated)")
     # OpenCV's IMREAD_UNCHANGED (kept for 16-bit and alpha) never applies EXIF orientation; it is
     # applied here, the same way for every format that carries it and on every OpenCV version
-    img = apply_orientation(img, exif_orientation(data, fmt))
+    img = apply_orientation(img, orientation)
     # belt and braces: the decoded size must also respect the limit (headers can disagree)
     _check_pixels(img.shape[1], img.shape[0], max_pixels, source, "decoded size differs from the header")
     if img.dtype not in (np.uint8, np.uint16):

@@ -94,7 +94,7 @@ def load_for_detection(item: ImageInput, colour_order: Optional[str], max_pixels
         return imageio.load_image(data, colour_order, max_pixels, index, max_bytes=max_bytes)
     if len(data) < MIN_REDUCED_BYTES or imageio.sniff_format(data) != "jpeg":
         return fallback()
-    size = imageio.image_size_from_header(data)
+    size, orientation = imageio.header_size_and_orientation(data, "jpeg")
     if size is None or size[0] * size[1] > max_pixels or size[0] < 1 or size[1] < 1 \
             or not imageio.jpeg_is_complete(data):
         return fallback()                    # refused there, with the reason
@@ -107,7 +107,6 @@ def load_for_detection(item: ImageInput, colour_order: Optional[str], max_pixels
         small = None
     if small is None or small.size == 0 or small.ndim != 3:
         return fallback()
-    orientation = imageio.exif_orientation(data, "jpeg")
     small = imageio.apply_orientation(small, orientation)
     full_size = (size[1], size[0]) if orientation in (5, 6, 7, 8) else (size[0], size[1])
     return ScaledImage(small=np.ascontiguousarray(small), factor=factor, full_size=full_size, source=source,

@@ -64,6 +64,10 @@ class TrainConfig:
     # probability per image of a real-photo degradation (downscale + upscale, JPEG re-encoding):
     # news and phone photos are softer and more compressed than UTKFace chips
     aug_degrade: float = 0.0
+    # fine-tuning: start from the (EMA) weights of a best.pt of the same architecture, with a
+    # fresh optimiser and schedule (e.g. a shorter run against a new teacher); resume() of this
+    # run's own last.pt still takes precedence
+    init_from: Optional[str] = None
     seed: int = 0
     threads: int = 2
     bf16: bool = True
@@ -155,6 +159,8 @@ class Trainer:
         self.decode = AgeGenderOutputs(cfg.age_bins)
         self.bins = torch.from_numpy(age_bins_for(cfg.age_bins))
         self.groups = torch.from_numpy(bin_to_group_matrix(age_bins_for(cfg.age_bins)))
+        if cfg.init_from:
+            self._init_weights(Path(cfg.init_from))
         self.ema = EMA(self.net, cfg.ema_decay)
         self.train_data, self.val_data = self._load_data()
         self.teacher_gender, self.teacher_age = self._teacher_targets()
@@ -170,6 +176,14 @@ class Trainer:
         self.epoch = 0
         self.best_score = -math.inf
         self.history: list[dict] = []
+
+    def _init_weights(self, path: Path) -> None:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        src = TrainConfig(**json.loads(state["config"]))
+        if (src.model, src.age_bins) != (self.cfg.model, self.cfg.age_bins):
+            raise ValueError(f"init_from {path}: a {src.model} with {src.age_bins} age bins, "
+                             f"this run trains a {self.cfg.model} with {self.cfg.age_bins}")
+        self.net.load_state_dict(state["ema"])
 
     # -- data -----------------------------------------------------------------------------
     def _resize(self, arr: FaceArrays) -> FaceArrays:

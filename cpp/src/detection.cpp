@@ -117,9 +117,10 @@ struct YuNetDetector::Impl {
 };
 
 YuNetDetector::YuNetDetector(const std::string& model_path, int max_side, int max_faces, float score_threshold,
-                             float nms_threshold, int top_k)
+                             float nms_threshold, int top_k, bool rotation_search)
     : FaceDetector(max_side, max_faces), impl_(std::make_unique<Impl>()), path_(model_path),
-      score_threshold_(score_threshold), nms_threshold_(nms_threshold), top_k_(top_k) {
+      score_threshold_(score_threshold), nms_threshold_(nms_threshold), top_k_(top_k),
+      rotation_search_(rotation_search) {
     if (!is_regular_file(path_)) throw ModelError(path_ + ": YuNet model file not found");
     try {
         impl_->net = cv::dnn::readNetFromONNX(path_);
@@ -137,10 +138,52 @@ YuNetDetector::YuNetDetector(const std::string& model_path, int max_side, int ma
 YuNetDetector::~YuNetDetector() = default;
 
 std::string YuNetDetector::describe() const {
-    return "yunet (" + path_.substr(path_.find_last_of('/') == std::string::npos ? 0 : path_.find_last_of('/') + 1) + ")";
+    return "yunet (" + path_.substr(path_.find_last_of('/') == std::string::npos ? 0 : path_.find_last_of('/') + 1) +
+           (rotation_search_ ? ", rotation search)" : ")");
+}
+
+// A detection in a copy turned by cv::rotate -> the same face in the (w x h) image, continuous
+// pixel coordinates, box axis-aligned (as _turn_back in detection/yunet.py).
+static Detection turn_back(Detection d, bool counter_clockwise, int w, int h) {
+    auto point = [&](std::array<double, 2>& p) {
+        const double x = p[0], y = p[1];
+        p = counter_clockwise ? std::array<double, 2>{w - y, x} : std::array<double, 2>{y, h - x};
+    };
+    const double x0 = counter_clockwise ? w - (d.y + d.height) : d.y;
+    const double y0 = counter_clockwise ? d.x : h - (d.x + d.width);
+    std::swap(d.width, d.height);
+    d.x = x0;
+    d.y = y0;
+    if (d.landmarks)
+        for (auto& p : *d.landmarks) point(p);
+    return d;
 }
 
 std::vector<Detection> YuNetDetector::detect_one(const cv::Mat& bgr) {
+    std::vector<Detection> found = detect_upright(bgr);
+    const bool confident = std::any_of(found.begin(), found.end(),
+                                       [](const Detection& d) { return d.score >= kConfidentUpright; });
+    if (!rotation_search_ || confident) return found;
+    for (const bool ccw : {true, false}) {
+        cv::Mat turned;
+        cv::rotate(bgr, turned, ccw ? cv::ROTATE_90_COUNTERCLOCKWISE : cv::ROTATE_90_CLOCKWISE);
+        for (const Detection& d : detect_upright(turned)) found.push_back(turn_back(d, ccw, bgr.cols, bgr.rows));
+    }
+    if (found.size() < 2) return found;
+    std::vector<cv::Rect> boxes;
+    std::vector<float> scores;
+    for (const Detection& d : found) {
+        boxes.emplace_back(int(d.x), int(d.y), int(d.width), int(d.height));
+        scores.push_back(static_cast<float>(d.score));
+    }
+    std::vector<int> keep;
+    cv::dnn::NMSBoxes(boxes, scores, score_threshold_, nms_threshold_, keep);
+    std::vector<Detection> out;
+    for (int k : keep) out.push_back(found[k]);
+    return out;
+}
+
+std::vector<Detection> YuNetDetector::detect_upright(const cv::Mat& bgr) {
     constexpr int kDivisor = 32;
     const int strides[3] = {8, 16, 32};
     const int pad_w = ((bgr.cols - 1) / kDivisor + 1) * kDivisor;

@@ -17,6 +17,10 @@ aligned:  for a model with ``align`` (and ``calibration``) metadata: the SAME de
           box-rule fallbacks the same rule must be chosen (identical crop boxes); their pixels
           are the `faces` / `canvases` checks' business (reported here, not judged).
 
+rotated:  LFW photos turned by 90 degrees each way (no confident upright face, so YuNet's
+          rotation search runs in both runtimes): every photo gives the same faces in both (count,
+          IoU >= --iou-min) and predictions within --canvas-prob-tol.
+
 Prints one summary line per check and exits non-zero on any mismatch.
 """
 from __future__ import annotations
@@ -208,6 +212,42 @@ def aligned_cases(args, work: Path) -> list[dict]:
     return cases
 
 
+def check_rotated(args, predictor_cls, labels) -> bool:
+    import tempfile
+
+    import cv2
+    import numpy as np
+
+    photos = sorted(glob.glob(os.path.join(args.data, "lfw", "images", "*.jpg")))[:6]
+    if len(photos) < 6:
+        sys.exit(f"FAIL: expected LFW photos under {args.data}/lfw/images")
+    with tempfile.TemporaryDirectory() as tmp:
+        turned = []
+        for i, path in enumerate(photos):
+            for k in (1, 3):
+                out = os.path.join(tmp, f"turned_{i}_{k}.png")      # lossless: the same pixels for both
+                cv2.imwrite(out, np.ascontiguousarray(np.rot90(cv2.imread(path), k)))
+                turned.append(out)
+        spec = f"yunet:{args.yunet}"
+        with predictor_cls(model=args.model, detector=spec, backend="onnxruntime", device="cpu") as p:
+            py = [r.to_dict() for r in p.predict(turned)]
+        cc = run_app(args.app, ["--model", args.model, "--detector", spec, *turned])
+    d, ok, min_iou, n = Diffs(), True, 1.0, 0
+    for a, b, path in zip(py, cc, turned):
+        if not a["faces"] or len(a["faces"]) != len(b["faces"]):
+            print(f"FAIL rotated: {Path(path).name}: Python found {len(a['faces'])} faces, C++ {len(b['faces'])}")
+            ok = False
+            continue
+        for fa, fb in zip(sorted(a["faces"], key=lambda f: f["box"]["x"]), sorted(b["faces"], key=lambda f: f["box"]["x"])):
+            min_iou = min(min_iou, iou(fa["box"], fb["box"]))
+            d.add(fa, fb, labels)
+            n += 1
+    good = ok and min_iou >= args.iou_min and d.prob <= args.canvas_prob_tol and d.gender <= args.canvas_prob_tol
+    print(f"{'ok' if good else 'FAIL'} rotated: {len(turned)} photos turned 90 degrees, {n} faces in both; "
+          f"min IoU {min_iou:.4f}; {d} (tolerances: IoU >= {args.iou_min}, probs {args.canvas_prob_tol:g})")
+    return good
+
+
 def check_aligned(args, predictor_cls, labels) -> bool:
     import tempfile
 
@@ -285,7 +325,7 @@ def main() -> int:
     ap.add_argument("--data", required=True, help="shared/data folder")
     ap.add_argument("--haar", required=True)
     ap.add_argument("--yunet", required=True)
-    ap.add_argument("--check", choices=("faces", "canvases", "aligned", "all"), default="all")
+    ap.add_argument("--check", choices=("faces", "canvases", "aligned", "rotated", "all"), default="all")
     ap.add_argument("--align-tool", default=None, help="the align_parity executable (--check aligned)")
     ap.add_argument("--crop-max-diff", type=int, default=1,
                     help="largest per-byte difference of aligned network inputs (OpenCV 4.6 vs pip OpenCV rounding)")
@@ -308,6 +348,8 @@ def main() -> int:
         ok &= check_faces(args, Predictor, labels)
     if args.check in ("canvases", "all"):
         ok &= check_canvases(args, Predictor, labels)
+    if args.check in ("rotated", "all"):
+        ok &= check_rotated(args, Predictor, labels)
     if args.check == "aligned" or (args.check == "all" and args.align_tool):
         ok &= check_aligned(args, Predictor, labels)
     print("PASS" if ok else "FAIL")

@@ -117,3 +117,19 @@ def test_teacher_with_other_age_bins_is_refused(tiny_h5, tmp_path):
                         age_bins=8)).fit(progress=False, log=lambda s: None)
     with pytest.raises(ValueError, match="age bins"):
         Trainer(TrainConfig(data=str(tiny_h5), out_dir=str(tmp_path / "s"), teacher=str(tmp_path / "t8" / "best.pt")))
+
+
+def test_init_from_starts_a_fine_tune_from_best_weights(tiny_h5, tmp_path):
+    src = Trainer(TrainConfig(data=str(tiny_h5), out_dir=str(tmp_path / "src"), epochs=1, batch_size=16))
+    src.fit(progress=False, log=lambda *_: None)
+    best = torch.load(tmp_path / "src" / "best.pt", map_location="cpu", weights_only=True)["ema"]
+    tuned = Trainer(TrainConfig(data=str(tiny_h5), out_dir=str(tmp_path / "ft"), epochs=1, batch_size=16,
+                                init_from=str(tmp_path / "src" / "best.pt")))
+    for name, value in tuned.net.state_dict().items():
+        assert torch.equal(value, best[name]), name
+    assert tuned.epoch == 0                    # a fresh schedule, not a resume
+    fresh = Trainer(TrainConfig(data=str(tiny_h5), out_dir=str(tmp_path / "fresh"), epochs=1, batch_size=16))
+    assert not all(torch.equal(v, best[k]) for k, v in fresh.net.state_dict().items() if v.is_floating_point())
+    with pytest.raises(ValueError, match="init_from .*best.pt: a edge_resnet with 101 age bins, this run trains a edge_resnet with 8"):
+        Trainer(TrainConfig(data=str(tiny_h5), out_dir=str(tmp_path / "bad"), age_bins=8,
+                            init_from=str(tmp_path / "src" / "best.pt")))

@@ -89,10 +89,15 @@ private:
 // YuNet (OpenCV Zoo, 2023mar+ output layout cls/obj/bbox/kps at strides 8/16/32) run with
 // cv::dnn and decoded as cv::FaceDetectorYN does in OpenCV >= 4.8 (score 0.6, NMS 0.3, top-k 5000).
 // Implemented here because OpenCV 4.6's FaceDetectorYN only knows the 2021/22 model layout.
+// An image without a face scoring at least this is also searched turned by 90 and 270 degrees
+// (sideways photos): the same rule and figure as agegender_edge/detection/yunet.py.
+constexpr float kConfidentUpright = 0.88f;
+
 class YuNetDetector : public FaceDetector {
 public:
     explicit YuNetDetector(const std::string& model_path, int max_side = 960, int max_faces = 64,
-                           float score_threshold = 0.6f, float nms_threshold = 0.3f, int top_k = 5000);
+                           float score_threshold = 0.6f, float nms_threshold = 0.3f, int top_k = 5000,
+                           bool rotation_search = true);
     ~YuNetDetector() override;
     const ChipCalibration& calibration() const override { return calib_; }
     std::string name() const override { return "yunet"; }
@@ -102,11 +107,13 @@ protected:
     std::vector<Detection> detect_one(const cv::Mat& bgr) override;
 
 private:
+    std::vector<Detection> detect_upright(const cv::Mat& bgr);
     struct Impl;
     std::unique_ptr<Impl> impl_;
     std::string path_;
     float score_threshold_, nms_threshold_;
     int top_k_;
+    bool rotation_search_;
     ChipCalibration calib_ = kYuNetCalibration;
 };
 
