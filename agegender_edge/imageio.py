@@ -363,7 +363,20 @@ def normalise_array(arr: np.ndarray, colour_order: str, source: str) -> np.ndarr
     return np.ascontiguousarray(arr)
 
 
-def decode_bytes(data: bytes, source: str, max_pixels: int) -> np.ndarray:
+@dataclass(frozen=True)
+class EncodedHeader:
+    """What check_header read from an encoded image: its format, size and EXIF orientation."""
+
+    fmt: str
+    width: int
+    height: int
+    orientation: int
+
+
+def check_header(data: bytes, source: str, max_pixels: int) -> EncodedHeader:
+    """Every refusal that needs no decoding (empty, unknown or float format, no size, too many
+    pixels, empty image, truncated JPEG), from one header parse; raises InvalidImageError or
+    ImageTooLargeError naming ``source``."""
     if len(data) == 0:
         raise InvalidImageError(f"{source}: file is empty (0 bytes)")
     fmt = sniff_format(data)
@@ -383,6 +396,14 @@ def decode_bytes(data: bytes, source: str, max_pixels: int) -> np.ndarray:
         raise InvalidImageError(f"{source}: {fmt.upper()} header gives an empty image ({size[0]}x{size[1]})")
     if fmt == "jpeg" and not jpeg_is_complete(data):
         raise InvalidImageError(f"{source}: truncated JPEG (no end-of-image marker after the scan data)")
+    return EncodedHeader(fmt, size[0], size[1], orientation)
+
+
+def decode_bytes(data: bytes, source: str, max_pixels: int, header: Optional[EncodedHeader] = None) -> np.ndarray:
+    """Encoded image -> BGR uint8. ``header``: check_header's result when the caller already has
+    it (scaled_decode), so the header is parsed once per image."""
+    header = header or check_header(data, source, max_pixels)
+    fmt, orientation = header.fmt, header.orientation
     try:
         img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     except cv2.error as exc:

@@ -58,6 +58,7 @@ class ScaledImage:
     source: str
     _data: bytes = field(repr=False)
     _max_pixels: int = field(repr=False)
+    _header: imageio.EncodedHeader = field(repr=False)   # parsed once, reused by full()
     _full: Optional[np.ndarray] = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -70,7 +71,7 @@ class ScaledImage:
     def full(self) -> np.ndarray:
         with self._lock:
             if self._full is None:
-                self._full = imageio.decode_bytes(self._data, self.source, self._max_pixels)
+                self._full = imageio.decode_bytes(self._data, self.source, self._max_pixels, self._header)
             return self._full
 
     def needs_full(self, region_side_full: float, input_side: int) -> bool:
@@ -89,25 +90,24 @@ def load_for_detection(item: ImageInput, colour_order: Optional[str], max_pixels
         data = imageio.read_image_file(item, source, max_bytes)
     else:
         data = item.tobytes() if isinstance(item, memoryview) else bytes(item)
-    fallback = lambda: LoadedImage(imageio.decode_bytes(data, source, max_pixels), source)  # noqa: E731
     if max_bytes is not None and len(data) > max_bytes:
         return imageio.load_image(data, colour_order, max_pixels, index, max_bytes=max_bytes)
-    if len(data) < MIN_REDUCED_BYTES or imageio.sniff_format(data) != "jpeg":
-        return fallback()
-    size, orientation = imageio.header_size_and_orientation(data, "jpeg")
-    if size is None or size[0] * size[1] > max_pixels or size[0] < 1 or size[1] < 1 \
-            or not imageio.jpeg_is_complete(data):
-        return fallback()                    # refused there, with the reason
-    factor = reduction_for(size[0], size[1], max_side)
+    header = imageio.check_header(data, source, max_pixels)     # refusals raise here, with the reason
+    full = lambda: LoadedImage(imageio.decode_bytes(data, source, max_pixels, header), source)  # noqa: E731
+    if len(data) < MIN_REDUCED_BYTES or header.fmt != "jpeg":
+        return full()
+    factor = reduction_for(header.width, header.height, max_side)
     if factor == 1:
-        return fallback()
+        return full()
     try:
         small = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), _REDUCED[factor] | cv2.IMREAD_IGNORE_ORIENTATION)
     except cv2.error:
         small = None
     if small is None or small.size == 0 or small.ndim != 3:
-        return fallback()
+        return full()
+    orientation = header.orientation
     small = imageio.apply_orientation(small, orientation)
-    full_size = (size[1], size[0]) if orientation in (5, 6, 7, 8) else (size[0], size[1])
+    w, h = header.width, header.height
+    full_size = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
     return ScaledImage(small=np.ascontiguousarray(small), factor=factor, full_size=full_size, source=source,
-                       _data=data, _max_pixels=max_pixels)
+                       _data=data, _max_pixels=max_pixels, _header=header)

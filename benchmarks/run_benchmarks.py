@@ -514,6 +514,11 @@ def acceptance(out) -> list[list[str]]:
     return rows
 
 
+# rows of the e2e table, in table order, and those whose figure is per face (the rest: per photo)
+E2E_WORKLOADS = ("chips", "photos_640x480", "lfw_250x250", "chips_before", "model_only", "model_only_same_threads")
+E2E_FACE_WORKLOADS = ("chips", "chips_before", "model_only", "model_only_same_threads")
+
+
 def markdown(out) -> str:
     env = out["environment"]
     L = ["# Benchmark results", "",
@@ -528,12 +533,10 @@ def markdown(out) -> str:
         e = out["e2e"]
         body = []
         for label, w in e["models"].items():
-            for work in ("chips", "photos_640x480", "lfw_250x250", "chips_before", "model_only",
-                         "model_only_same_threads"):
+            for work in E2E_WORKLOADS:
                 if work in w:
                     v = w[work]
-                    unit = "faces/s" if work in ("chips", "chips_before", "model_only",
-                                                 "model_only_same_threads") else "images/s"
+                    unit = "faces/s" if work in E2E_FACE_WORKLOADS else "images/s"
                     fig = v.get("faces_per_s", v.get("items_per_s")) if unit == "faces/s" else v["items_per_s"]
                     body.append([label, work, f"{fig:.1f} {unit}",
                                  f"{100 * v['network_busy']:.0f}%" if "network_busy" in v else "-",

@@ -71,6 +71,7 @@ class YuNetDetector(FaceDetector):
         self._session = None             # an ORT session is safe to call from several threads
         if runtime == "onnxruntime":
             self._session = self._ort_session()
+            self._input_name = self._session.get_inputs()[0].name
         else:
             self._net((320, 320))  # fail early on a bad file
 
@@ -115,9 +116,9 @@ class YuNetDetector(FaceDetector):
             found += [_turn_back(d, k, w, h) for d in self._detect_upright(turned)]
         if len(found) < 2:
             return found
-        keep = cv2.dnn.NMSBoxes([(int(d.x), int(d.y), int(d.width), int(d.height)) for d in found],
-                                [d.score for d in found], self.score_threshold, self.nms_threshold)
-        return [found[i] for i in np.asarray(keep, dtype=np.int64).reshape(-1)]
+        keep = _nms([(d.x, d.y, d.width, d.height) for d in found], [d.score for d in found],
+                    self.score_threshold, self.nms_threshold)
+        return [found[i] for i in keep]
 
     def _detect_upright(self, bgr: np.ndarray) -> list[Detection]:
         h, w = bgr.shape[:2]
@@ -125,7 +126,7 @@ class YuNetDetector(FaceDetector):
             pad_h, pad_w = -(-h // _DIVISOR) * _DIVISOR, -(-w // _DIVISOR) * _DIVISOR
             padded = cv2.copyMakeBorder(bgr, 0, pad_h - h, 0, pad_w - w, cv2.BORDER_CONSTANT, value=0)
             blob = cv2.dnn.blobFromImage(padded)          # BGR, 0-255, NCHW float32: as OpenCV
-            outs = dict(zip(_OUTPUT_NAMES, self._session.run(_OUTPUT_NAMES, {self._session.get_inputs()[0].name: blob})))
+            outs = dict(zip(_OUTPUT_NAMES, self._session.run(_OUTPUT_NAMES, {self._input_name: blob})))
             faces = decode_yunet(outs, pad_h, pad_w, self.score_threshold, self.nms_threshold)
         else:
             _n, faces = self._net((w, h)).detect(bgr)
@@ -184,7 +185,13 @@ def decode_yunet(outs: dict[str, np.ndarray], pad_h: int, pad_w: int, score_thre
         return None
     faces = np.concatenate(rows).astype(np.float32)
     if len(faces) > 1:
-        boxes = [tuple(int(v) for v in f[:4]) for f in faces]     # OpenCV's Rect2i: truncation
-        keep = cv2.dnn.NMSBoxes(boxes, faces[:, 14].tolist(), score_threshold, nms_threshold, 1.0, top_k)
-        faces = faces[np.asarray(keep, dtype=np.int64).reshape(-1)]
+        faces = faces[_nms(faces[:, :4].tolist(), faces[:, 14].tolist(), score_threshold, nms_threshold, top_k)]
     return faces
+
+
+def _nms(boxes, scores, score_threshold: float, nms_threshold: float, top_k: int = 0) -> np.ndarray:
+    """Indices kept by OpenCV's NMS, best first, on boxes (x, y, w, h) truncated to integers
+    like the Rect2i that FaceDetectorYN builds."""
+    keep = cv2.dnn.NMSBoxes([tuple(int(v) for v in b) for b in boxes], scores, score_threshold,
+                            nms_threshold, 1.0, top_k)
+    return np.asarray(keep, dtype=np.int64).reshape(-1)

@@ -159,6 +159,23 @@ static Detection turn_back(Detection d, bool counter_clockwise, int w, int h) {
     return d;
 }
 
+// OpenCV's NMS over detections, best first, on boxes truncated to integers like the Rect2i that
+// FaceDetectorYN builds (as _nms in detection/yunet.py).
+static std::vector<Detection> nms(const std::vector<Detection>& found, float score_threshold, float nms_threshold,
+                                  int top_k) {
+    std::vector<cv::Rect> boxes;
+    std::vector<float> scores;
+    for (const Detection& d : found) {
+        boxes.emplace_back(int(d.x), int(d.y), int(d.width), int(d.height));
+        scores.push_back(static_cast<float>(d.score));
+    }
+    std::vector<int> keep;
+    cv::dnn::NMSBoxes(boxes, scores, score_threshold, nms_threshold, keep, 1.f, top_k);
+    std::vector<Detection> out;
+    for (int k : keep) out.push_back(found[k]);
+    return out;
+}
+
 std::vector<Detection> YuNetDetector::detect_one(const cv::Mat& bgr) {
     std::vector<Detection> found = detect_upright(bgr);
     const bool confident = std::any_of(found.begin(), found.end(),
@@ -170,17 +187,7 @@ std::vector<Detection> YuNetDetector::detect_one(const cv::Mat& bgr) {
         for (const Detection& d : detect_upright(turned)) found.push_back(turn_back(d, ccw, bgr.cols, bgr.rows));
     }
     if (found.size() < 2) return found;
-    std::vector<cv::Rect> boxes;
-    std::vector<float> scores;
-    for (const Detection& d : found) {
-        boxes.emplace_back(int(d.x), int(d.y), int(d.width), int(d.height));
-        scores.push_back(static_cast<float>(d.score));
-    }
-    std::vector<int> keep;
-    cv::dnn::NMSBoxes(boxes, scores, score_threshold_, nms_threshold_, keep);
-    std::vector<Detection> out;
-    for (int k : keep) out.push_back(found[k]);
-    return out;
+    return nms(found, score_threshold_, nms_threshold_, 0);
 }
 
 std::vector<Detection> YuNetDetector::detect_upright(const cv::Mat& bgr) {
@@ -197,8 +204,6 @@ std::vector<Detection> YuNetDetector::detect_upright(const cv::Mat& bgr) {
     impl_->net.forward(outs, names);
 
     std::vector<Detection> faces;
-    std::vector<cv::Rect> boxes;
-    std::vector<float> scores;
     for (int s = 0; s < 3; ++s) {
         const int cols = pad_w / strides[s], rows = pad_h / strides[s];
         const std::size_t anchors = static_cast<std::size_t>(rows) * cols;
@@ -230,18 +235,12 @@ std::vector<Detection> YuNetDetector::detect_upright(const cv::Mat& bgr) {
                     lm[k][1] = (kps_v[i * 10 + 2 * k + 1] + r) * st;
                 }
                 d.landmarks = lm;
-                boxes.emplace_back(int(float(d.x)), int(float(d.y)), int(w), int(h));
-                scores.push_back(score);
                 faces.push_back(d);
             }
         }
     }
     if (faces.size() <= 1) return faces;
-    std::vector<int> keep;
-    cv::dnn::NMSBoxes(boxes, scores, score_threshold_, nms_threshold_, keep, 1.f, top_k_);
-    std::vector<Detection> out;
-    for (int k : keep) out.push_back(faces[k]);
-    return out;
+    return nms(faces, score_threshold_, nms_threshold_, top_k_);
 }
 
 // ---- factory ---------------------------------------------------------------------------------
