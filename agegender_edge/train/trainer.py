@@ -68,6 +68,13 @@ class TrainConfig:
     # fresh optimiser and schedule (e.g. a shorter run against a new teacher); resume() of this
     # run's own last.pt still takes precedence
     init_from: Optional[str] = None
+    # feature distillation: an .npz (``files``, ``embedding`` [N, D]) of a stronger network's face
+    # embeddings for the training faces (training/dlib_teacher/embed.py: dlib's CC0 face-recognition
+    # ResNet, trained on millions of in-the-wild faces). A training-only linear projection of the
+    # features the heads read is pulled to each embedding (cosine distance, this weight), so the
+    # student learns the teacher's representation, not only its gender decision. Not exported.
+    feature_targets: Optional[str] = None
+    feature_weight: float = 1.0
     seed: int = 0
     threads: int = 2
     bf16: bool = True
@@ -146,6 +153,11 @@ def loss_fn(gender_logits, age_logits, gender, age, age_group, bins, groups, cfg
     return lg + la, lg.detach(), la.detach()
 
 
+def feature_loss(projected: torch.Tensor, target_unit: torch.Tensor) -> torch.Tensor:
+    """Mean cosine distance between projected student features and unit teacher embeddings."""
+    return (1 - F.cosine_similarity(projected, target_unit, dim=1)).mean()
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig):
         self.cfg = cfg
@@ -164,9 +176,11 @@ class Trainer:
         self.ema = EMA(self.net, cfg.ema_decay)
         self.train_data, self.val_data = self._load_data()
         self.teacher_gender, self.teacher_age = self._teacher_targets()
+        self.feature_target, self.feature_head, self._features = self._feature_distillation()
         self.steps_per_epoch = math.ceil(len(self.train_data) / cfg.batch_size)
         decay, no_decay = [], []
-        for name, p in self.net.named_parameters():
+        params = list(self.net.parameters()) + ([] if self.feature_head is None else list(self.feature_head.parameters()))
+        for p in params:
             (no_decay if p.ndim <= 1 else decay).append(p)
         self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                                       {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
@@ -238,6 +252,48 @@ class Trainer:
             raise ValueError(f"{path}: teacher has {age.shape[1]} age bins, student {self.cfg.age_bins}")
         return gender, age
 
+    def _feature_distillation(self) -> tuple[Optional[np.ndarray], Optional[nn.Linear], dict]:
+        """Unit-norm teacher embeddings per training row, the projection head, and the slot a
+        pre-hook on ``net.heads`` fills with the features (every architecture ends in heads)."""
+        captured: dict = {}
+        if not self.cfg.feature_targets:
+            return None, None, captured
+        path = Path(self.cfg.feature_targets)
+        z = np.load(path, allow_pickle=False)
+        row = {str(f): i for i, f in enumerate(z["files"])}
+        missing = [f for f in self.train_data.files if f not in row]
+        if missing:
+            raise ValueError(f"{path}: no embedding for {len(missing)} training faces (e.g. {missing[0]})")
+        emb = z["embedding"][np.array([row[f] for f in self.train_data.files])].astype(np.float32)
+        norm = np.linalg.norm(emb, axis=1, keepdims=True)
+        if (norm <= 0).any():
+            raise ValueError(f"{path}: {int((norm <= 0).sum())} zero embeddings")
+        emb = emb / norm
+        head = nn.Linear(self.net.heads.gender.in_features, emb.shape[1])
+        self.net.heads.register_forward_pre_hook(lambda _m, args: captured.__setitem__("x", args[0]))
+        if self.cfg.init_from:
+            self._fit_feature_head(head, emb, captured)
+        return emb, head, captured
+
+    @torch.no_grad()
+    def _fit_feature_head(self, head: nn.Linear, emb: np.ndarray, captured: dict, n: int = 4096) -> None:
+        """Start the projection as the least-squares map from the fine-tuned network's features to
+        the embeddings (centre crops of up to n training faces): a random projection would first
+        push large gradients into a trained backbone."""
+        rows = np.linspace(0, len(emb) - 1, min(n, len(emb))).astype(int)
+        self.net.eval()
+        feats = []
+        for s in range(0, len(rows), 256):
+            x = self.norm(to_tensor(center_crop(self.train_data.images[rows[s:s + 256]], self.arch.input.size)))
+            self.net(x)
+            feats.append(captured["x"].float())
+        f = torch.cat(feats)
+        a = torch.cat([f, torch.ones(len(f), 1)], 1)
+        ridge = 1e-3 * torch.eye(a.shape[1]) * (a * a).mean()
+        w = torch.linalg.solve(a.T @ a + ridge * len(a), a.T @ torch.from_numpy(emb[rows]))
+        head.weight.copy_(w[:-1].T)
+        head.bias.copy_(w[-1])
+
     def _align_spec(self) -> Optional[str]:
         """The .h5's alignment spec (JSON), carried into checkpoints and the exported metadata."""
         import h5py
@@ -248,6 +304,7 @@ class Trainer:
     # -- checkpoints ----------------------------------------------------------------------
     def _state(self) -> dict:
         return {"net": self.net.state_dict(), "ema": self.ema.model.state_dict(), "ema_steps": self.ema.steps,
+                **({} if self.feature_head is None else {"feature_head": self.feature_head.state_dict()}),
                 "opt": self.opt.state_dict(), "sched": self.sched.state_dict(), "epoch": self.epoch,
                 "best_score": self.best_score, "history": json.dumps(self.history),
                 "config": json.dumps(dataclasses.asdict(self.cfg))}
@@ -263,6 +320,8 @@ class Trainer:
             return False
         state = torch.load(path, map_location="cpu", weights_only=True)
         self.net.load_state_dict(state["net"])
+        if self.feature_head is not None:
+            self.feature_head.load_state_dict(state["feature_head"])
         self.ema.model.load_state_dict(state["ema"])
         self.ema.steps = int(state["ema_steps"])
         self.opt.load_state_dict(state["opt"])
@@ -318,7 +377,7 @@ class Trainer:
         torch.manual_seed(cfg.seed * 1000 + self.epoch)
         order = rng.permutation(len(d))
         self.net.train()
-        totals = np.zeros(3)
+        totals = np.zeros(4)
         t0 = time.time()
         bar = tqdm(range(self.steps_per_epoch), desc=f"epoch {self.epoch + 1}/{cfg.epochs}", disable=not progress)
         for step in bar:
@@ -339,15 +398,20 @@ class Trainer:
                 tg, ta = torch.from_numpy(self.teacher_gender[idx]), torch.from_numpy(self.teacher_age[idx])
             loss, lg, la = loss_fn(g, a, torch.from_numpy(d.gender[idx]), torch.from_numpy(d.age[idx]),
                                    torch.from_numpy(d.age_group[idx]), self.bins, self.groups, cfg, tg, ta)
+            if self.feature_head is not None:
+                lf = feature_loss(self.feature_head(self._features["x"].float()), torch.from_numpy(self.feature_target[idx]))
+                loss = loss + cfg.feature_weight * lf
+                totals[3] += lf.item()
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()
             self.sched.step()
             self.ema.update(self.net)
-            totals += [loss.item(), lg.item(), la.item()]
+            totals[:3] += [loss.item(), lg.item(), la.item()]
             bar.set_postfix(loss=f"{totals[0] / (step + 1):.3f}")
         n = self.steps_per_epoch
         return {"loss": totals[0] / n, "gender_loss": totals[1] / n, "age_loss": totals[2] / n,
+                **({} if self.feature_head is None else {"feature_loss": totals[3] / n}),
                 "epoch_seconds": time.time() - t0, "lr": self.sched.get_last_lr()[0]}
 
     def fit(self, progress: bool = True, log=print, stop_after: Optional[int] = None) -> dict:

@@ -312,8 +312,14 @@ cv::Mat decode_image(const std::vector<std::uint8_t>& bytes, const std::string& 
         throw InvalidImageError(source + ": truncated JPEG (no end-of-image marker after the scan data)");
     cv::Mat img;
     try {
-        img = cv::imdecode(cv::Mat(1, static_cast<int>(n), CV_8U, const_cast<std::uint8_t*>(d)),
-                           cv::IMREAD_UNCHANGED | cv::IMREAD_IGNORE_ORIENTATION);
+        // JPEG: OpenCV applies the EXIF orientation itself unless the flags are exactly
+        // IMREAD_UNCHANGED (or ask to ignore it); ANYCOLOR | ANYDEPTH decodes a JPEG to the same
+        // gray or BGR pixels as UNCHANGED, so a phone photo stored sideways comes out upright, as
+        // in Python (imageio.apply_orientation). Other formats keep UNCHANGED (alpha, 16-bit);
+        // OpenCV 4.6 reads no EXIF from PNG / WebP (Python does; docs/CPP.md).
+        const int flags = fmt == "jpeg" ? (cv::IMREAD_ANYCOLOR | cv::IMREAD_ANYDEPTH)
+                                        : (cv::IMREAD_UNCHANGED | cv::IMREAD_IGNORE_ORIENTATION);
+        img = cv::imdecode(cv::Mat(1, static_cast<int>(n), CV_8U, const_cast<std::uint8_t*>(d)), flags);
     } catch (const cv::Exception& e) {
         throw InvalidImageError(source + ": corrupt " + upper + " image (" + (e.err.empty() ? "OpenCV error" : e.err) + ")");
     }

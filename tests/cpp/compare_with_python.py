@@ -21,6 +21,12 @@ rotated:  LFW photos turned by 90 degrees each way (no confident upright face, s
           rotation search runs in both runtimes): every photo gives the same faces in both (count,
           IoU >= --iou-min) and predictions within --canvas-prob-tol.
 
+exif:     LFW photos stored as JPEGs in each of the 8 EXIF orientations (pixels transformed with
+          Pillow so that the tag makes them upright, as tests/hardening/test_imageio_exif.py):
+          C++ and Python give the same faces and predictions for every file, and each
+          orientation's C++ subject box (upright coordinates) matches the upright file's
+          (IoU >= --iou-min; JPEG re-encoding of the turned pixels moves it slightly).
+
 Prints one summary line per check and exits non-zero on any mismatch.
 """
 from __future__ import annotations
@@ -248,6 +254,59 @@ def check_rotated(args, predictor_cls, labels) -> bool:
     return good
 
 
+def check_exif(args, predictor_cls, labels) -> bool:
+    import io
+    import tempfile
+
+    from PIL import Image
+
+    t = Image.Transpose
+    stored = {2: t.FLIP_LEFT_RIGHT, 3: t.ROTATE_180, 4: t.FLIP_TOP_BOTTOM, 5: t.TRANSPOSE, 6: t.ROTATE_90,
+              7: t.TRANSVERSE, 8: t.ROTATE_270}   # upright -> stored pixels for each tag value
+    photos = sorted(glob.glob(os.path.join(args.data, "lfw", "images", "*.jpg")))[:4]
+    if len(photos) < 4:
+        sys.exit(f"FAIL: expected LFW photos under {args.data}/lfw/images")
+    with tempfile.TemporaryDirectory() as tmp:
+        files = []
+        for i, path in enumerate(photos):
+            upright = Image.open(path).convert("RGB").crop((0, 0, 250, 220))   # not square: swaps show
+            for o in range(1, 9):
+                exif = Image.Exif()
+                exif[0x0112] = o
+                out = os.path.join(tmp, f"photo_{i}_orientation_{o}.jpg")
+                (upright if o == 1 else upright.transpose(stored[o])).save(out, quality=95, exif=exif.tobytes())
+                files.append(out)
+        spec = f"yunet:{args.yunet}"
+        with predictor_cls(model=args.model, detector=spec, backend="onnxruntime", device="cpu") as p:
+            py = [r.to_dict() for r in p.predict(files)]
+        cc = run_app(args.app, ["--model", args.model, "--detector", spec, *files])
+    d, ok, min_iou, min_iou_upright, n = Diffs(), True, 1.0, 1.0, 0
+    for k, (a, b, path) in enumerate(zip(py, cc, files)):
+        if not a["faces"] or len(a["faces"]) != len(b["faces"]) or (a["width"], a["height"]) != (b["width"], b["height"]):
+            print(f"FAIL exif: {Path(path).name}: Python {len(a['faces'])} faces in {a['width']}x{a['height']}, "
+                  f"C++ {len(b['faces'])} in {b['width']}x{b['height']}")
+            ok = False
+            continue
+        for fa, fb in zip(sorted(a["faces"], key=lambda f: f["box"]["x"]), sorted(b["faces"], key=lambda f: f["box"]["x"])):
+            min_iou = min(min_iou, iou(fa["box"], fb["box"]))
+            d.add(fa, fb, labels)
+            n += 1
+        ref = cc[k - k % 8]                                   # the same photo, orientation 1
+        subject = max(b["faces"], key=lambda f: f["detection_score"])
+        ref_subject = max(ref["faces"], key=lambda f: f["detection_score"]) if ref["faces"] else None
+        if ref_subject is None or subject["gender"] != ref_subject["gender"]:
+            print(f"FAIL exif: {Path(path).name}: C++ subject differs from the upright file's")
+            ok = False
+        else:
+            min_iou_upright = min(min_iou_upright, iou(subject["box"], ref_subject["box"]))
+    good = (ok and min_iou >= args.iou_min and min_iou_upright >= args.iou_min and d.prob <= args.canvas_prob_tol
+            and d.gender <= args.canvas_prob_tol)
+    print(f"{'ok' if good else 'FAIL'} exif: {len(files)} JPEGs (4 photos x 8 EXIF orientations), {n} faces in both; "
+          f"min IoU C++ vs Python {min_iou:.4f}, C++ subject vs its upright file {min_iou_upright:.4f}; {d} "
+          f"(tolerances: IoU >= {args.iou_min}, probs {args.canvas_prob_tol:g})")
+    return good
+
+
 def check_aligned(args, predictor_cls, labels) -> bool:
     import tempfile
 
@@ -325,7 +384,7 @@ def main() -> int:
     ap.add_argument("--data", required=True, help="shared/data folder")
     ap.add_argument("--haar", required=True)
     ap.add_argument("--yunet", required=True)
-    ap.add_argument("--check", choices=("faces", "canvases", "aligned", "rotated", "all"), default="all")
+    ap.add_argument("--check", choices=("faces", "canvases", "aligned", "rotated", "exif", "all"), default="all")
     ap.add_argument("--align-tool", default=None, help="the align_parity executable (--check aligned)")
     ap.add_argument("--crop-max-diff", type=int, default=1,
                     help="largest per-byte difference of aligned network inputs (OpenCV 4.6 vs pip OpenCV rounding)")
@@ -350,6 +409,8 @@ def main() -> int:
         ok &= check_canvases(args, Predictor, labels)
     if args.check in ("rotated", "all"):
         ok &= check_rotated(args, Predictor, labels)
+    if args.check in ("exif", "all"):
+        ok &= check_exif(args, Predictor, labels)
     if args.check == "aligned" or (args.check == "all" and args.align_tool):
         ok &= check_aligned(args, Predictor, labels)
     print("PASS" if ok else "FAIL")

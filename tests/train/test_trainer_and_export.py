@@ -133,3 +133,43 @@ def test_init_from_starts_a_fine_tune_from_best_weights(tiny_h5, tmp_path):
     with pytest.raises(ValueError, match="init_from .*best.pt: a edge_resnet with 101 age bins, this run trains a edge_resnet with 8"):
         Trainer(TrainConfig(data=str(tiny_h5), out_dir=str(tmp_path / "bad"), age_bins=8,
                             init_from=str(tmp_path / "src" / "best.pt")))
+
+
+def test_feature_distillation_projection_fits_resumes_and_is_not_exported(tiny_h5, tmp_path):
+    """feature_targets: embeddings matched to the training rows by file name, a training-only
+    projection (least-squares start when fine-tuning), its loss logged, its state resumed."""
+    from agegender_edge.train.trainer import feature_loss
+
+    src = Trainer(TrainConfig(data=str(tiny_h5), out_dir=str(tmp_path / "src"), epochs=1, batch_size=16))
+    src.fit(progress=False, log=lambda *_: None)
+    files = np.array(sorted(src.train_data.files)[::-1])         # another order than the .h5's
+    emb = np.random.default_rng(0).normal(size=(len(files), 16)).astype(np.float32)
+    np.savez(tmp_path / "emb.npz", files=files, embedding=emb)
+    cfg = TrainConfig(data=str(tiny_h5), out_dir=str(tmp_path / "fd"), epochs=2, batch_size=16,
+                      init_from=str(tmp_path / "src" / "best.pt"), feature_targets=str(tmp_path / "emb.npz"),
+                      feature_weight=2.0)
+    t = Trainer(cfg)
+    row = {f: i for i, f in enumerate(files)}
+    want = emb[[row[f] for f in t.train_data.files]]
+    np.testing.assert_allclose(t.feature_target, want / np.linalg.norm(want, axis=1, keepdims=True), rtol=1e-6)
+    # the least-squares start reproduces the embeddings from the fine-tuned network's features
+    x = t.norm(torch.from_numpy(t.train_data.images[:, 8:104, 8:104]).permute(0, 3, 1, 2).float())
+    with torch.no_grad():
+        t.net.eval()
+        t.net(x)
+        fitted = feature_loss(t.feature_head(t._features["x"]), torch.from_numpy(t.feature_target)).item()
+        rand = feature_loss(torch.nn.Linear(t.feature_head.in_features, 16)(t._features["x"]),
+                            torch.from_numpy(t.feature_target)).item()
+    assert fitted < 0.1 < rand
+    t.fit(progress=False, log=lambda *_: None, stop_after=1)
+    log = [json.loads(line) for line in (tmp_path / "fd" / "log.jsonl").read_text().splitlines()]
+    assert 0 < log[0]["feature_loss"] < 2
+    t2 = Trainer(cfg)
+    assert t2.resume() and t2.epoch == 1
+    for a, b in zip(t.feature_head.state_dict().values(), t2.feature_head.state_dict().values()):
+        assert torch.equal(a, b)
+    best = torch.load(tmp_path / "fd" / "best.pt", map_location="cpu", weights_only=True)
+    assert not any("feature" in k for k in best["ema"])          # the exported network has no projection
+    np.savez(tmp_path / "short.npz", files=files[:5], embedding=emb[:5])
+    with pytest.raises(ValueError, match="no embedding for 31 training faces"):
+        Trainer(TrainConfig(data=str(tiny_h5), out_dir=str(tmp_path / "bad"), feature_targets=str(tmp_path / "short.npz")))

@@ -27,7 +27,8 @@ std::optional<std::pair<std::int64_t, std::int64_t>> image_size_from_header(cons
 
 // Decodes encoded bytes as imageio.py decode_bytes: only known formats, size checked from the
 // header before decoding, truncated JPEGs and float formats refused, then
-// cv::imdecode(IMREAD_UNCHANGED | IMREAD_IGNORE_ORIENTATION).
+// cv::imdecode: JPEGs with their EXIF orientation applied (boxes in the upright image), other
+// formats with IMREAD_UNCHANGED | IMREAD_IGNORE_ORIENTATION.
 // Throws InvalidImageError / ImageTooLargeError naming `source`.
 cv::Mat decode_image(const std::vector<std::uint8_t>& bytes, const std::string& source,
                      std::int64_t max_pixels = kDefaultMaxPixels);
