@@ -85,14 +85,15 @@ def degrade(images: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarra
     return out
 
 
-def photometric(x: torch.Tensor, rng: np.random.Generator, strength: float = 0.25) -> torch.Tensor:
-    """Per-image brightness and contrast jitter, plus 10% greyscale (CCTV / old photos)."""
+def photometric(x: torch.Tensor, rng: np.random.Generator, strength: float = 0.25, grey: float = 0.1) -> torch.Tensor:
+    """Per-image brightness and contrast jitter, plus greyscale with probability ``grey`` (CCTV,
+    old and black-and-white news photos: the LFW dev photos are all greyscale)."""
     n = x.shape[0]
     b = torch.from_numpy(rng.uniform(1 - strength, 1 + strength, (n, 1, 1, 1)).astype(np.float32))
     c = torch.from_numpy(rng.uniform(1 - strength, 1 + strength, (n, 1, 1, 1)).astype(np.float32))
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
     x = (x - mean) * c + mean * b
-    grey = torch.from_numpy(rng.random(n) < 0.1)
+    grey = torch.from_numpy(rng.random(n) < grey)
     if grey.any():
         g = (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]).expand(-1, 3, -1, -1)
         x = torch.where(grey.view(n, 1, 1, 1), g, x)

@@ -64,6 +64,8 @@ class TrainConfig:
     # probability per image of a real-photo degradation (downscale + upscale, JPEG re-encoding):
     # news and phone photos are softer and more compressed than UTKFace chips
     aug_degrade: float = 0.0
+    # probability per image of greyscale (luma copied to the 3 channels, as a grey JPEG decodes)
+    aug_grey: float = 0.1
     # fine-tuning: start from the (EMA) weights of a best.pt of the same architecture, with a
     # fresh optimiser and schedule (e.g. a shorter run against a new teacher); resume() of this
     # run's own last.pt still takes precedence
@@ -390,7 +392,7 @@ class Trainer:
             if cfg.aug_degrade > 0:
                 crops = degrade(crops, rng, cfg.aug_degrade)
             x = to_tensor(crops)
-            x = self.norm(photometric(x, rng))
+            x = self.norm(photometric(x, rng, grey=cfg.aug_grey))
             with self._autocast():
                 g, a = self.net(x)
             tg = ta = None

@@ -143,3 +143,24 @@ def test_degrade_keeps_shape_and_changes_only_chosen_images():
     assert sum(changed) >= 6
     # a degraded face is still the same face: small mean change, colours not swapped
     assert np.abs(out.astype(float).mean((1, 2)) - chips.astype(float).mean((1, 2))).max() < 12
+
+
+def test_photometric_greyscale_probability():
+    """aug_grey: the chosen faces get equal channels (as a greyscale JPEG decodes), the others
+    keep their colour; the default stays 0.1 (the recipe of the shipped runs)."""
+    import torch
+
+    from agegender_edge.train.augment import photometric, to_tensor
+
+    chips = np.stack([cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB)[:96, :96]
+                      for p in sorted(FACES_48.glob("*.jpg"))[:16]])
+    x = to_tensor(chips)
+
+    def grey_rows(out: torch.Tensor) -> np.ndarray:
+        return ((out[:, 0] - out[:, 1]).abs().amax((1, 2)) < 1e-3).numpy() & \
+            ((out[:, 1] - out[:, 2]).abs().amax((1, 2)) < 1e-3).numpy()
+
+    assert grey_rows(photometric(x.clone(), np.random.default_rng(0), grey=1.0)).all()
+    assert not grey_rows(photometric(x.clone(), np.random.default_rng(0), grey=0.0)).any()
+    default = photometric(x.clone(), np.random.default_rng(3))
+    assert torch.equal(default, photometric(x.clone(), np.random.default_rng(3), grey=0.1))
