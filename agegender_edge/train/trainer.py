@@ -242,13 +242,17 @@ class Trainer:
         pg, pa = self._probs(net, self.train_data.images, t_arch.input.size, norm, flip=True)
         return pg.numpy(), pa.numpy()
 
-    def _load_teacher_targets(self, path: Path) -> tuple[np.ndarray, np.ndarray]:
-        z = np.load(path, allow_pickle=False)
-        row = {str(f): i for i, f in enumerate(z["files"])}
+    def _training_rows(self, path: Path, files: np.ndarray, what: str) -> np.ndarray:
+        """Row of ``files`` (a per-face .npz's file names) for each training face, in training order."""
+        row = {str(f): i for i, f in enumerate(files)}
         missing = [f for f in self.train_data.files if f not in row]
         if missing:
-            raise ValueError(f"{path}: no teacher targets for {len(missing)} training faces (e.g. {missing[0]})")
-        idx = np.array([row[f] for f in self.train_data.files])
+            raise ValueError(f"{path}: no {what} for {len(missing)} training faces (e.g. {missing[0]})")
+        return np.array([row[f] for f in self.train_data.files])
+
+    def _load_teacher_targets(self, path: Path) -> tuple[np.ndarray, np.ndarray]:
+        z = np.load(path, allow_pickle=False)
+        idx = self._training_rows(path, z["files"], "teacher targets")
         gender, age = z["gender"][idx].astype(np.float32), z["age"][idx].astype(np.float32)
         if age.shape[1] != self.cfg.age_bins:
             raise ValueError(f"{path}: teacher has {age.shape[1]} age bins, student {self.cfg.age_bins}")
@@ -262,11 +266,7 @@ class Trainer:
             return None, None, captured
         path = Path(self.cfg.feature_targets)
         z = np.load(path, allow_pickle=False)
-        row = {str(f): i for i, f in enumerate(z["files"])}
-        missing = [f for f in self.train_data.files if f not in row]
-        if missing:
-            raise ValueError(f"{path}: no embedding for {len(missing)} training faces (e.g. {missing[0]})")
-        emb = z["embedding"][np.array([row[f] for f in self.train_data.files])].astype(np.float32)
+        emb = z["embedding"][self._training_rows(path, z["files"], "embedding")].astype(np.float32)
         norm = np.linalg.norm(emb, axis=1, keepdims=True)
         if (norm <= 0).any():
             raise ValueError(f"{path}: {int((norm <= 0).sum())} zero embeddings")

@@ -82,6 +82,23 @@ class Diffs:
                 f"age_std {self.std:.2e} y, interval80 {self.interval:.2e} y, label flips {self.labels_differ}")
 
 
+def predict_both(args, predictor_cls, files: list[str], spec: str) -> tuple[list[dict], list[dict]]:
+    """The same files through Python's Predictor and the C++ app with detector ``spec``."""
+    with predictor_cls(model=args.model, detector=spec, backend="onnxruntime", device="cpu") as p:
+        py = [r.to_dict() for r in p.predict(files)]
+    return py, run_app(args.app, ["--model", args.model, "--detector", spec, *files])
+
+
+def pair_in_x_order(a: dict, b: dict, d: "Diffs", labels) -> float:
+    """One image's faces from both runtimes (same count), paired left to right: adds their
+    differences to ``d`` and returns the smallest box IoU of the pairs."""
+    min_iou = 1.0
+    for fa, fb in zip(sorted(a["faces"], key=lambda f: f["box"]["x"]), sorted(b["faces"], key=lambda f: f["box"]["x"])):
+        min_iou = min(min_iou, iou(fa["box"], fb["box"]))
+        d.add(fa, fb, labels)
+    return min_iou
+
+
 def check_faces(args, predictor_cls, labels) -> bool:
     files = sorted(glob.glob(os.path.join(args.data, "fixtures", "utkface_48", "*.jpg")))
     if len(files) != 48:
@@ -116,10 +133,7 @@ def check_canvases(args, predictor_cls, labels) -> bool:
     for det, path in (("haar", args.haar), ("yunet", args.yunet)):
         if det not in args.canvas_detectors.split(","):
             continue
-        spec = f"{det}:{path}"
-        with predictor_cls(model=args.model, detector=spec, backend="onnxruntime", device="cpu") as p:
-            py = [r.to_dict() for r in p.predict(canvases)]
-        cc = run_app(args.app, ["--model", args.model, "--detector", spec, *canvases])
+        py, cc = predict_both(args, predictor_cls, canvases, f"{det}:{path}")
         d = Diffs()
         min_iou, max_box, n_py, n_cc = 1.0, 0.0, 0, 0
         for a, b, canvas in zip(py, cc, canvases):
@@ -234,20 +248,15 @@ def check_rotated(args, predictor_cls, labels) -> bool:
                 out = os.path.join(tmp, f"turned_{i}_{k}.png")      # lossless: the same pixels for both
                 cv2.imwrite(out, np.ascontiguousarray(np.rot90(cv2.imread(path), k)))
                 turned.append(out)
-        spec = f"yunet:{args.yunet}"
-        with predictor_cls(model=args.model, detector=spec, backend="onnxruntime", device="cpu") as p:
-            py = [r.to_dict() for r in p.predict(turned)]
-        cc = run_app(args.app, ["--model", args.model, "--detector", spec, *turned])
+        py, cc = predict_both(args, predictor_cls, turned, f"yunet:{args.yunet}")
     d, ok, min_iou, n = Diffs(), True, 1.0, 0
     for a, b, path in zip(py, cc, turned):
         if not a["faces"] or len(a["faces"]) != len(b["faces"]):
             print(f"FAIL rotated: {Path(path).name}: Python found {len(a['faces'])} faces, C++ {len(b['faces'])}")
             ok = False
             continue
-        for fa, fb in zip(sorted(a["faces"], key=lambda f: f["box"]["x"]), sorted(b["faces"], key=lambda f: f["box"]["x"])):
-            min_iou = min(min_iou, iou(fa["box"], fb["box"]))
-            d.add(fa, fb, labels)
-            n += 1
+        min_iou = min(min_iou, pair_in_x_order(a, b, d, labels))
+        n += len(a["faces"])
     good = ok and min_iou >= args.iou_min and d.prob <= args.canvas_prob_tol and d.gender <= args.canvas_prob_tol
     print(f"{'ok' if good else 'FAIL'} rotated: {len(turned)} photos turned 90 degrees, {n} faces in both; "
           f"min IoU {min_iou:.4f}; {d} (tolerances: IoU >= {args.iou_min}, probs {args.canvas_prob_tol:g})")
@@ -255,7 +264,6 @@ def check_rotated(args, predictor_cls, labels) -> bool:
 
 
 def check_exif(args, predictor_cls, labels) -> bool:
-    import io
     import tempfile
 
     from PIL import Image
@@ -276,10 +284,7 @@ def check_exif(args, predictor_cls, labels) -> bool:
                 out = os.path.join(tmp, f"photo_{i}_orientation_{o}.jpg")
                 (upright if o == 1 else upright.transpose(stored[o])).save(out, quality=95, exif=exif.tobytes())
                 files.append(out)
-        spec = f"yunet:{args.yunet}"
-        with predictor_cls(model=args.model, detector=spec, backend="onnxruntime", device="cpu") as p:
-            py = [r.to_dict() for r in p.predict(files)]
-        cc = run_app(args.app, ["--model", args.model, "--detector", spec, *files])
+        py, cc = predict_both(args, predictor_cls, files, f"yunet:{args.yunet}")
     d, ok, min_iou, min_iou_upright, n = Diffs(), True, 1.0, 1.0, 0
     for k, (a, b, path) in enumerate(zip(py, cc, files)):
         if not a["faces"] or len(a["faces"]) != len(b["faces"]) or (a["width"], a["height"]) != (b["width"], b["height"]):
@@ -287,10 +292,8 @@ def check_exif(args, predictor_cls, labels) -> bool:
                   f"C++ {len(b['faces'])} in {b['width']}x{b['height']}")
             ok = False
             continue
-        for fa, fb in zip(sorted(a["faces"], key=lambda f: f["box"]["x"]), sorted(b["faces"], key=lambda f: f["box"]["x"])):
-            min_iou = min(min_iou, iou(fa["box"], fb["box"]))
-            d.add(fa, fb, labels)
-            n += 1
+        min_iou = min(min_iou, pair_in_x_order(a, b, d, labels))
+        n += len(a["faces"])
         ref = cc[k - k % 8]                                   # the same photo, orientation 1
         subject = max(b["faces"], key=lambda f: f["detection_score"])
         ref_subject = max(ref["faces"], key=lambda f: f["detection_score"]) if ref["faces"] else None
