@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .labels import nearest_group, parse_group_label
-from .metadata import (OUTPUT_AGE_BINS, OUTPUT_AGE_GROUP, OUTPUT_AGE_MEAN, OUTPUT_AGE_STD,
+from .metadata import (OUTPUT_AGE_BINS, OUTPUT_AGE_GROUP, OUTPUT_AGE_MEAN, OUTPUT_AGE_STD, OUTPUT_EMBEDDING,
                        OUTPUT_GENDER, CalibrationSpec, ModelMetadata)
 
 # Probabilities are clipped to [eps, 1 - eps] before the logit so a saturated output (exactly 0
@@ -62,8 +61,9 @@ def calibrated_outputs(outputs: dict[str, np.ndarray], calibration: CalibrationS
             calibration.age_interval_quantiles)
 
 
-def decode_outputs(outputs: dict[str, np.ndarray], meta: ModelMetadata) -> list[dict]:
-    """Per-face dicts with the FaceResult prediction fields (boxes are added by the caller)."""
+def decode_outputs(outputs: dict[str, np.ndarray], meta: ModelMetadata, embeddings: bool = False) -> list[dict]:
+    """Per-face dicts with the FaceResult prediction fields (boxes are added by the caller);
+    ``embeddings``: also ``embedding`` (the descriptor output, a tuple of floats) when the batch has it."""
     gender, quantiles = calibrated_outputs(outputs, meta.calibration)
     groups = outputs[OUTPUT_AGE_GROUP]
     bins = np.asarray(meta.age_bins, dtype=np.float32)
@@ -71,11 +71,11 @@ def decode_outputs(outputs: dict[str, np.ndarray], meta: ModelMetadata) -> list[
                                      quantiles)
     std = outputs[OUTPUT_AGE_STD].reshape(-1)
     g_idx = gender.argmax(axis=1)
-    if meta.age_group_rule == "expected_age":
-        ranges = [parse_group_label(label) for label in meta.age_groups]
-        a_idx = [nearest_group(float(m), ranges) for m in age]
-    else:
-        a_idx = groups.argmax(axis=1)
+    # the reported group is the most probable one (np.argmax: the first of equal maxima), whatever
+    # the model's age_group_rule: its probability is the largest of age_group_probs. The age in
+    # years keeps its own rule (age_estimate: mean or median of the age distribution), so the two
+    # may name different groups when the distribution is wide (MODEL_CARD.md: both rules' accuracy).
+    a_idx = groups.argmax(axis=1)
     faces = []
     for i in range(len(gender)):
         faces.append({
@@ -87,4 +87,7 @@ def decode_outputs(outputs: dict[str, np.ndarray], meta: ModelMetadata) -> list[
             "gender": meta.gender_labels[g_idx[i]],
             "gender_probability": float(gender[i, g_idx[i]]),
         })
+    if embeddings and OUTPUT_EMBEDDING in outputs:
+        for face, row in zip(faces, np.asarray(outputs[OUTPUT_EMBEDDING], dtype=np.float32)):
+            face["embedding"] = tuple(row.tolist())
     return faces

@@ -28,6 +28,10 @@ OUTPUT_AGE_MEAN = "age_years"         # [N]     expected age in years
 OUTPUT_AGE_STD = "age_std"            # [N]     std of the predicted age distribution
 OUTPUT_AGE_BINS = "age_bin_probs"     # [N, K]  distribution over metadata.age_bins
 OUTPUT_NAMES = (OUTPUT_GENDER, OUTPUT_AGE_GROUP, OUTPUT_AGE_MEAN, OUTPUT_AGE_STD, OUTPUT_AGE_BINS)
+# Optional sixth output, present when the metadata has an ``embedding`` section: a face
+# descriptor [N, D], L2-normalised float32 (the pooled features under the heads, or a face-
+# recognition embedding). An older file without the section simply has no descriptor.
+OUTPUT_EMBEDDING = "embedding"
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,28 @@ class CalibrationSpec:
 
 
 @dataclass(frozen=True)
+class EmbeddingSpec:
+    """The model's face descriptor output (``OUTPUT_EMBEDDING``): ``dim`` values per face,
+    L2-normalised, so the cosine distance of two faces is ``1 - a . b`` (0 same, up to 2).
+
+    ``source``: "pooled_features" (the pooled features under the age/gender heads) or
+    "face_recognition" (a descriptor trained for identity). ``flip``: how a flip-TTA graph makes
+    it ("mean": the descriptors of the face and its mirror averaged, then normalised).
+    ``match_threshold``: the cosine distance above which two faces are taken for different people
+    (the video tracker's appearance gate), chosen on data for THIS model by
+    training/embedding_threshold.py (``threshold_fitted_on`` says on what); None: not chosen yet
+    (the tracker then uses its own fallback, video/tracker.py)."""
+
+    dim: int
+    output: str = OUTPUT_EMBEDDING
+    normalization: str = "l2"
+    source: str = "pooled_features"
+    flip: str = "none"
+    match_threshold: Optional[float] = None
+    threshold_fitted_on: str = ""
+
+
+@dataclass(frozen=True)
 class ModelMetadata:
     name: str
     architecture: str
@@ -110,13 +136,13 @@ class ModelMetadata:
     age_bins: tuple[float, ...] = ()          # centre (years) of each age-distribution bin
     gender_labels: tuple[str, ...] = ("female", "male")
     flip_tta: bool = False                    # True: the graph averages the face and its mirror
-    # How the reported age group is chosen: "expected_age" = the group (nearest rule) of the
-    # expected age, consistent with the reported age (models with one-year bins);
-    # "argmax" = the most probable group (models trained on groups only).
+    # The group rule the model was selected with in training ("expected_age": the group (nearest
+    # rule) of the reported age, models with one-year bins; "argmax": the most probable group).
+    # Recorded for evaluation only: since issue 21 every runtime reports the most probable group
+    # (decode.py), and `evaluate` prints the accuracy under both rules.
     age_group_rule: str = "argmax"
     # The reported age: "mean" (the graph's age_years output) or "median" of the age-bin
-    # distribution (chosen on val: lower absolute error for skewed distributions). With
-    # age_group_rule "expected_age" the group follows the reported age.
+    # distribution (chosen on val: lower absolute error for skewed distributions).
     age_estimate: str = "mean"
     align: Optional[AlignSpec] = None         # None: faces are cut by the box rule only
     calibration: CalibrationSpec = field(default_factory=CalibrationSpec)
@@ -125,9 +151,20 @@ class ModelMetadata:
     licence: str = ""
     format_version: int = FORMAT_VERSION
     weights_sha256: Optional[str] = None      # sha256 of the graph's initializers, checked on load
+    # Optional (format 2 stays: a reader that ignores it just has no descriptor): the graph has
+    # the ``embedding`` output described here. None: no descriptor output.
+    embedding: Optional[EmbeddingSpec] = None
+
+    @property
+    def embedding_dim(self) -> int:
+        """Values per face of the ``embedding`` output; 0 when the model has none."""
+        return self.embedding.dim if self.embedding is not None else 0
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+        d = dataclasses.asdict(self)
+        if d["embedding"] is None:      # a model without the descriptor writes what it always wrote
+            del d["embedding"]
+        return json.dumps(d, sort_keys=True)
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(self.to_json())
@@ -168,6 +205,7 @@ class ModelMetadata:
                 licence=d.get("licence", ""),
                 format_version=version,
                 weights_sha256=d.get("weights_sha256"),
+                embedding=_embedding_from_dict(d.get("embedding")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelFormatError(f"{source}: malformed agegender_edge metadata ({exc!r})") from exc
@@ -177,6 +215,7 @@ class ModelMetadata:
             raise ModelFormatError(f"{source}: unknown age_estimate {meta.age_estimate!r} (want one of {AGE_ESTIMATES})")
         _check_align(meta.align, source)
         _check_calibration(meta.calibration, source)
+        _check_embedding(meta.embedding, source)
         return meta
 
     @classmethod
@@ -214,6 +253,26 @@ def _calibration_from_dict(d: Optional[dict]) -> CalibrationSpec:
     if "age_interval_quantiles" in d:
         d["age_interval_quantiles"] = tuple(float(q) for q in d["age_interval_quantiles"])
     return CalibrationSpec(**d)
+
+
+def _embedding_from_dict(d: Optional[dict]) -> Optional[EmbeddingSpec]:
+    if d is None:
+        return None
+    d = dict(d)
+    d["dim"] = int(d["dim"])
+    if d.get("match_threshold") is not None:
+        d["match_threshold"] = float(d["match_threshold"])
+    return EmbeddingSpec(**d)
+
+
+def _check_embedding(e: Optional[EmbeddingSpec], source: str) -> None:
+    if e is None:
+        return
+    t = e.match_threshold
+    if e.dim < 1 or e.output != OUTPUT_EMBEDDING or e.normalization != "l2" or (
+            t is not None and not (math.isfinite(t) and 0.0 < t < 2.0)):
+        raise ModelFormatError(f"{source}: bad embedding metadata (dim {e.dim}, output {e.output!r}, "
+                               f"normalization {e.normalization!r}, match_threshold {t})")
 
 
 def _check_align(a: Optional[AlignSpec], source: str) -> None:

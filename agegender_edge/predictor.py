@@ -32,7 +32,7 @@ from .backends.onnxruntime import OrtOptions
 from .backends.select import create_runner
 from .decode import decode_outputs
 from .detection import DetectorSpec, FaceDetector, create_detector
-from .detection.base import ChipCalibration, Detection
+from .detection.base import ChipCalibration, Detection, check_min_score
 from .detection.whole_image import WholeImage
 from .errors import AgeGenderError, InvalidImageError, ModelError
 from .imageio import (DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_PIXELS, ImageInput, check_batch_bytes, describe_source,
@@ -41,7 +41,7 @@ from .metadata import ModelMetadata
 from .preprocess import FaceBatch, write_face
 from .results import BoundingBox, FaceResult, ImageResult
 from .scaled_decode import ScaledImage, load_for_detection
-from .threads import ThreadPlan, plan_threads
+from .threads import ThreadPlan, calibration_model, plan_threads
 
 log = logging.getLogger("agegender_edge")
 
@@ -98,7 +98,7 @@ class Predictor:
 
     Args:
         model: ``.onnx`` or TensorRT ``.engine`` path, or the name of a shipped model
-            (``agegender_edge.shipped.shipped_models()``); default: ``edge_resnet_aligned``, run
+            (``agegender_edge.shipped.shipped_models()``); default: ``dlib_resnet_aligned``, run
             from its INT8 file on ONNX Runtime CPU and its FP32 file on GPUs (logged).
         backend: "auto" | "onnxruntime" | "tensorrt" (see backends/select.py for the order).
         device: None (best available), "cpu", "cuda" or "cuda:N".
@@ -118,9 +118,15 @@ class Predictor:
         pipelined: False = the unpipelined reference path (all images of a call, or of a
             ``predict_iter`` window, prepared before any inference); same outputs, slower.
         read_ahead: images prepared ahead of inference (None: 2 x batch_size + 2 x workers).
+        min_detection_score: detections scoring below this (0..1) are not faces; None: the
+            detector's default (YuNet: detection.yunet.DEFAULT_MIN_SCORE, chosen on data;
+            Haar: 0). For a FaceDetector instance, set its own ``min_score`` instead.
         reduced_decode: JPEGs at least twice the detector's ``detect_max_side`` are decoded at
             1/2, 1/4 or 1/8 scale for detection, and faces that need more pixels than that are
             cut from the full resolution, decoded only then (scaled_decode.py).
+        return_embeddings: each FaceResult also carries ``embedding``, the model's face
+            descriptor (L2-normalised; the same network pass, no second one); per call:
+            ``predict(..., return_embeddings=True)``. ModelError for a model without one.
     """
 
     def __init__(self, model: Union[str, Path, None] = None, backend: str = "auto",
@@ -129,9 +135,14 @@ class Predictor:
                  max_batch_bytes: Optional[int] = DEFAULT_MAX_BATCH_BYTES, workers: Optional[int] = None,
                  detect_max_side: int = 960, ort_options: OrtOptions = OrtOptions(),
                  metadata: Optional[ModelMetadata] = None, engine_cache_dir: Optional[Path] = None,
-                 pipelined: bool = True, read_ahead: Optional[int] = None, reduced_decode: bool = True):
+                 pipelined: bool = True, read_ahead: Optional[int] = None, reduced_decode: bool = True,
+                 min_detection_score: Optional[float] = None, return_embeddings: bool = False):
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
+        min_detection_score = check_min_score(min_detection_score)
+        if min_detection_score is not None and isinstance(detector, FaceDetector):
+            raise ValueError("min_detection_score applies to detectors made from a name; "
+                             "set min_score on the FaceDetector instance instead")
         if read_ahead is not None and read_ahead < 1:
             raise ValueError("read_ahead must be >= 1 (or None)")
         self.model_path = resolve_model(model)
@@ -143,8 +154,11 @@ class Predictor:
         self.max_batch_bytes = max_batch_bytes
         self.pipelined = pipelined
         self.reduced_decode = reduced_decode
+        self.return_embeddings = bool(return_embeddings)
         # the thread budget: intra-op threads + prep workers never exceed the usable cores
-        self.threads: ThreadPlan = plan_threads(workers=workers, intra_op_threads=ort_options.intra_op_threads)
+        self.threads: ThreadPlan = plan_threads(
+            workers=workers, intra_op_threads=ort_options.intra_op_threads,
+            model_path=calibration_model(self.model_path, uses_builtin_default(model), backend, device))
         ort_options = dataclasses.replace(ort_options, intra_op_threads=self.threads.intra_op_threads)
         self.runner: Runner = create_runner(self.model_path, backend=backend, device=device,
                                             ort_options=ort_options, metadata=metadata,
@@ -160,7 +174,9 @@ class Predictor:
         self.read_ahead = read_ahead or (2 * batch_size + 2 * self.workers)
         try:
             self.metadata: ModelMetadata = self.runner.metadata
-            self.detector: FaceDetector = create_detector(detector, max_side=detect_max_side, max_faces=max_faces) \
+            self._wants_embeddings(None)   # return_embeddings=True with a model that has none: refused now
+            self.detector: FaceDetector = create_detector(detector, max_side=detect_max_side, max_faces=max_faces,
+                                                          min_score=min_detection_score) \
                 if detector is not None else WholeImage()
         except BaseException:
             self.runner.deactivate()
@@ -253,17 +269,17 @@ class Predictor:
             cap = min(cap, self.runner.max_batch_size)
         return cap
 
-    def _run_batch(self, batch: FaceBatch, owners: list[_Prepared]) -> None:
+    def _run_batch(self, batch: FaceBatch, owners: list[_Prepared], embeddings: bool = False) -> None:
         """The filled batch through the network; each face's outputs go to its image."""
         x = batch.network_input()          # outside the lock: other callers may infer meanwhile
         with self._lock:                   # one inference at a time per Predictor
             out = self.runner.infer(x)
-        for owner, fields in zip(owners, decode_outputs(out, self.metadata)):
+        for owner, fields in zip(owners, decode_outputs(out, self.metadata, embeddings)):
             owner.decoded.append(fields)
         batch.clear()
         owners.clear()
 
-    def _add_faces(self, prep: _Prepared, batch: FaceBatch, owners: list[_Prepared]) -> None:
+    def _add_faces(self, prep: _Prepared, batch: FaceBatch, owners: list[_Prepared], embeddings: bool = False) -> None:
         """An image's faces into the batch in order, running the batch each time it fills."""
         if prep.error is not None:
             return
@@ -271,10 +287,10 @@ class Predictor:
             batch.add(face)
             owners.append(prep)
             if batch.full:
-                self._run_batch(batch, owners)
+                self._run_batch(batch, owners, embeddings)
 
     def _stream(self, jobs: Iterator[tuple[int, ImageInput, FaceDetector]], colour_order: Optional[str],
-                read_ahead: int) -> Iterator[ImageResult]:
+                read_ahead: int, embeddings: bool = False) -> Iterator[ImageResult]:
         """The pipeline: at most ``read_ahead`` images between input and output; faces enter
         the batch in input order and a batch runs as soon as it is full; results leave in
         input order as soon as all faces of an image (and of every image before it) are done."""
@@ -301,12 +317,12 @@ class Predictor:
                 if pending:
                     prep = self._wait(pending.popleft(), pending)
                     waiting.append(prep)
-                    self._add_faces(prep, batch, owners)
+                    self._add_faces(prep, batch, owners, embeddings)
                     prep.inputs = None         # the faces now live in the batch (or its outputs)
                 elif batch.count:
                     # nothing left to prepare (input ended, or the window is full of images
                     # waiting for this batch): run the partial batch
-                    self._run_batch(batch, owners)
+                    self._run_batch(batch, owners, embeddings)
                 while waiting and waiting[0].done:
                     yield waiting.popleft().result()
                 top_up()                       # refill the window the finished images left
@@ -334,7 +350,7 @@ class Predictor:
         return job.future.result()
 
     def _sequential(self, jobs: Iterator[tuple[int, ImageInput, FaceDetector]], colour_order: Optional[str],
-                    window: int) -> Iterator[ImageResult]:
+                    window: int, embeddings: bool = False) -> Iterator[ImageResult]:
         """The unpipelined reference path: each window of images is prepared completely (on the
         workers), then its faces are inferred in the same input-order batches."""
         while True:
@@ -346,18 +362,29 @@ class Predictor:
             batch = FaceBatch(self.metadata, self._batch_capacity())
             owners: list[_Prepared] = []
             for prep in preps:
-                self._add_faces(prep, batch, owners)
+                self._add_faces(prep, batch, owners, embeddings)
             if batch.count:
-                self._run_batch(batch, owners)
+                self._run_batch(batch, owners, embeddings)
             yield from (p.result() for p in preps)
 
-    def _results(self, jobs, colour_order: Optional[str], window: int) -> Iterator[ImageResult]:
+    def _results(self, jobs, colour_order: Optional[str], window: int,
+                 return_embeddings: Optional[bool] = None) -> Iterator[ImageResult]:
         run = self._stream if self.pipelined else self._sequential
-        return run(iter(jobs), colour_order, window)
+        return run(iter(jobs), colour_order, window, self._wants_embeddings(return_embeddings))
+
+    def _wants_embeddings(self, asked: Optional[bool]) -> bool:
+        """The call's choice (None: the Predictor's ``return_embeddings``); a model without the
+        descriptor output cannot give one."""
+        want = self.return_embeddings if asked is None else bool(asked)
+        if want and self.metadata.embedding is None:
+            raise ModelError(f"{self.model_path.name}: this model has no 'embedding' output (exported before "
+                             f"the face descriptor existed; training/add_embedding_output.py adds it)")
+        return want
 
     # -- public API -----------------------------------------------------------------------
     def predict_iter(self, images: Iterable[ImageInput], colour_order: Optional[str] = None,
-                     chunk: Optional[int] = None, detector: Optional[FaceDetector] = None) -> Iterator[ImageResult]:
+                     chunk: Optional[int] = None, detector: Optional[FaceDetector] = None,
+                     return_embeddings: Optional[bool] = None) -> Iterator[ImageResult]:
         """Stream results for many images (a list, or any iterable such as a generator, which is
         read lazily), in input order. At most ``chunk`` images (default: the predictor's
         ``read_ahead``) are read ahead of the results: memory stays flat on any folder size."""
@@ -367,25 +394,26 @@ class Predictor:
             raise ValueError("chunk must be >= 1")
         det = detector or self.detector
         jobs = ((i, item, det) for i, item in enumerate(images))
-        return self._results(jobs, colour_order, chunk or self.read_ahead)
+        return self._results(jobs, colour_order, chunk or self.read_ahead, return_embeddings)
 
-    def predict(self, images: Union[ImageInput, Sequence[ImageInput]], colour_order: Optional[str] = None
-                ) -> Union[ImageResult, list[ImageResult]]:
+    def predict(self, images: Union[ImageInput, Sequence[ImageInput]], colour_order: Optional[str] = None,
+                return_embeddings: Optional[bool] = None) -> Union[ImageResult, list[ImageResult]]:
         """One image -> ImageResult; a list/tuple of images -> list of ImageResult (same order).
 
         Images: file paths, encoded bytes, or numpy arrays (uint8/uint16, gray/3/4 channels) with
         ``colour_order="BGR"`` (OpenCV) or ``"RGB"`` (PIL, scikit-image) given explicitly.
         """
-        return self._predict_all(images, colour_order, self.detector)
+        return self._predict_all(images, colour_order, self.detector, return_embeddings)
 
-    def predict_faces(self, crops: Union[ImageInput, Sequence[ImageInput]], colour_order: Optional[str] = None
-                      ) -> Union[ImageResult, list[ImageResult]]:
+    def predict_faces(self, crops: Union[ImageInput, Sequence[ImageInput]], colour_order: Optional[str] = None,
+                      return_embeddings: Optional[bool] = None) -> Union[ImageResult, list[ImageResult]]:
         """Faces already cropped like the training chips (UTKFace / Adience style): no detection,
         each crop is one face."""
-        return self._predict_all(crops, colour_order, self._whole)
+        return self._predict_all(crops, colour_order, self._whole, return_embeddings)
 
     def predict_detected(self, images: Sequence[ImageInput], detections: Sequence[Sequence[Detection]],
-                         colour_order: Optional[str] = None) -> list[ImageResult]:
+                         colour_order: Optional[str] = None, return_embeddings: Optional[bool] = None
+                         ) -> list[ImageResult]:
         """Faces at given detections (e.g. a tracker's predicted boxes and landmarks between
         detector runs on video): image i's faces are ``detections[i]``, cut with the same rules
         (landmark alignment, else this predictor's detector calibration) and batched together."""
@@ -395,7 +423,7 @@ class Predictor:
             raise ValueError(f"colour_order must be 'BGR' or 'RGB', not {colour_order!r}")
         jobs = ((i, item, GivenDetections(list(dets), self.detector.calibration))
                 for i, (item, dets) in enumerate(zip(images, detections)))
-        return list(self._results(jobs, colour_order, self._call_window(len(images))))
+        return list(self._results(jobs, colour_order, self._call_window(len(images)), return_embeddings))
 
     def predict_video(self, source, *, every: int = 1, smooth="default", live: Optional[bool] = None,
                       max_delay_frames: int = 4, colour_order: Optional[str] = None, **options):
@@ -408,7 +436,8 @@ class Predictor:
         keeps only the newest frame when the pipeline falls behind, counting the drops.
         ``smooth``: a ``video.Smoothing`` ("default": ``Smoothing()``, detection-score weighted
         averages of the probabilities), or None for none. Other options (fps, max_frames, tracker,
-        open_timeout_s, read_timeout_s, detect_max_side): ``video.predict_video``.
+        open_timeout_s, read_timeout_s, detect_max_side, reid_window_s, cut_threshold, embeddings):
+        ``video.predict_video``; ``stream.count_people()`` counts unique people.
         Details: docs/VIDEO.md."""
         from .video import Smoothing, predict_video
         return predict_video(self, source, every=every, smooth=Smoothing() if smooth == "default" else smooth,
@@ -419,8 +448,8 @@ class Predictor:
         # reference path keeps its old meaning: one call = one window
         return self.read_ahead if self.pipelined else max(n, 1)
 
-    def _predict_all(self, images, colour_order: Optional[str], detector: FaceDetector
-                     ) -> Union[ImageResult, list[ImageResult]]:
+    def _predict_all(self, images, colour_order: Optional[str], detector: FaceDetector,
+                     return_embeddings: Optional[bool] = None) -> Union[ImageResult, list[ImageResult]]:
         """All faces of all images of the call share the inference batches."""
         single = not isinstance(images, (list, tuple))
         items = [images] if single else list(images)
@@ -428,7 +457,7 @@ class Predictor:
             raise ValueError(f"colour_order must be 'BGR' or 'RGB', not {colour_order!r}")
         check_batch_bytes(items, self.max_batch_bytes)
         jobs = ((i, item, detector) for i, item in enumerate(items))
-        results = list(self._results(jobs, colour_order, self._call_window(len(items))))
+        results = list(self._results(jobs, colour_order, self._call_window(len(items)), return_embeddings))
         return results[0] if single else results
 
 

@@ -15,6 +15,10 @@ class BoundingBox:
     width: float
     height: float
 
+    def __str__(self) -> str:
+        """Whole pixels, as the CLI prints boxes (repr() keeps the exact floats)."""
+        return f"x={self.x:.0f} y={self.y:.0f} w={self.width:.0f} h={self.height:.0f}"
+
     def as_xyxy(self) -> tuple[float, float, float, float]:
         return (self.x, self.y, self.x + self.width, self.y + self.height)
 
@@ -41,9 +45,16 @@ class FaceResult:
     gender: str                      # "female" / "male"
     gender_probability: float        # probability of ``gender``
     landmarks: Optional[tuple[tuple[float, float], ...]] = None
+    # the model's face descriptor (L2-normalised, metadata.embedding.dim values), only when asked
+    # for (Predictor(return_embeddings=True) or per call); None otherwise. Same network pass.
+    embedding: Optional[tuple[float, ...]] = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """All fields; ``embedding`` only when it was asked for (JSON output stays as it was)."""
+        d = asdict(self)
+        if d["embedding"] is None:
+            del d["embedding"]
+        return d
 
 
 @dataclass(frozen=True)
@@ -62,7 +73,9 @@ class ImageResult:
         return self.error is None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        d["faces"] = [f.to_dict() for f in self.faces]
+        return d
 
     def to_json(self, **kwargs) -> str:
         return json.dumps(self.to_dict(), **kwargs)

@@ -16,7 +16,7 @@ from .errors import ModelError
 log = logging.getLogger("agegender_edge")
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-DEFAULT_MODEL = "edge_resnet_aligned"
+DEFAULT_MODEL = "dlib_resnet_aligned"
 MODEL_ENV = "AGEGENDER_EDGE_MODEL"
 # The CPU file of a shipped model: the same graph in static INT8 (~3x the faces/s on CPUs, same
 # accuracy within MODEL_CARD.md's figures). GPU backends take the FP32 file (TensorRT builds FP16

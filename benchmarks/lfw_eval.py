@@ -28,6 +28,7 @@ import numpy as np
 from agegender_edge import Predictor
 from agegender_edge.subject import subject_index
 from agegender_edge.train.calibrate import ECE_BINS, gender_stats, reliability_axes
+from agegender_edge.train.intervals import balanced_accuracy_interval, mean_interval
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "lfw"
@@ -80,6 +81,9 @@ def run(data: Path, model, detector, limit=None) -> dict:
     probs = np.zeros((int(found.sum()), 2))
     probs[:, mi], probs[:, fi] = p_male[found], 1.0 - p_male[found]
     stats = gender_stats(probs, np.where(truth_male[found], mi, fi))
+    # 95% bootstrap intervals (photos resampled): a difference smaller than these is noise
+    ci = {"balanced_accuracy": balanced_accuracy_interval(correct, truth_male),
+          "male_recall": mean_interval(correct[truth_male]), "female_recall": mean_interval(correct[~truth_male])}
     return {
         **described,
         "data": str(data), "photos": len(rows), "male": int(truth_male.sum()), "female": int((~truth_male).sum()),
@@ -87,6 +91,7 @@ def run(data: Path, model, detector, limit=None) -> dict:
         "errors": errors,
         "balanced_accuracy": (male_recall + female_recall) / 2, "male_recall": male_recall,
         "female_recall": female_recall, "accuracy_misses_wrong": float(correct.mean()),
+        "ci95": {k: [round(v, 4) for v in lohi] for k, lohi in ci.items()},
         "gender_ece": stats["ece"], "gender_mean_confidence": stats["mean_confidence"],
         "gender_accuracy_found": stats["accuracy"], "ece_bins": ECE_BINS, "reliability": stats["bins"],
         "faces_per_photo_mean": float(n_faces.mean()),
@@ -109,6 +114,8 @@ def write_markdown(r: dict, path: Path, command: str) -> None:
              f"| {r['model']} ({r['precision']}) | {r['detector']} | {r['found_rate']:.4f} | "
              f"{r['balanced_accuracy']:.4f} | {r['male_recall']:.4f} | {r['female_recall']:.4f} | "
              f"{r['gender_ece']:.4f} | {r['photos_per_s']:.1f} |", "",
+             "95% bootstrap intervals (photos resampled): "
+             + ", ".join(f"{k.replace('_', ' ')} [{lo:.4f}, {hi:.4f}]" for k, (lo, hi) in r["ci95"].items()) + ".", "",
              f"Backend: {r['backend']}. Gender calibration: T = {r['calibration']['gender_temperature']}"
              f"{' (' + r['calibration']['fitted_on'] + ')' if r['calibration']['fitted_on'] else ' (none)'}. "
              f"ECE over the {int(round(r['found_rate'] * r['photos']))} found subjects, {r['ece_bins']} equal-width "
@@ -159,7 +166,9 @@ def main() -> None:
     if a.faces_npz:
         a.faces_npz.parent.mkdir(parents=True, exist_ok=True)
         np.savez(a.faces_npz, **arrays)
+    lo, hi = r["ci95"]["balanced_accuracy"]
     print(f"{r['model']} + {r['detector']}: found {r['found_rate']:.4f}, balanced {r['balanced_accuracy']:.4f} "
+          f"[95% {lo:.4f}, {hi:.4f}] "
           f"(male {r['male_recall']:.4f}, female {r['female_recall']:.4f}), ECE {r['gender_ece']:.4f}, "
           f"{r['photos_per_s']:.1f} photos/s -> {a.out / stem}.json/.md")
 

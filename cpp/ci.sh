@@ -3,7 +3,7 @@
 # then build again with AddressSanitizer + UBSan and rerun the unit and bad-input tests.
 #
 # Environment: JOBS (default: nproc), AGEGENDER_EDGE_TEST_MODEL (default: the shipped model
-# agegender_edge/weights/edge_resnet_aligned.onnx), AGEGENDER_EDGE_DATA_DIR (default ../shared/data),
+# agegender_edge/weights/dlib_resnet_aligned.onnx), AGEGENDER_EDGE_DATA_DIR (default ../shared/data),
 # PYTHON (default: python3 on PATH, with agegender_edge importable, for the parity tests),
 # SKIP_ASAN=1 to skip the sanitizer pass.
 set -euo pipefail
@@ -25,7 +25,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 PYTHON=${PYTHON:-$(command -v python3 || command -v python || true)}
-MODEL=${AGEGENDER_EDGE_TEST_MODEL:-$ROOT/agegender_edge/weights/edge_resnet_aligned.onnx}
+MODEL=${AGEGENDER_EDGE_TEST_MODEL:-$ROOT/agegender_edge/weights/dlib_resnet_aligned.onnx}
 DATA=${AGEGENDER_EDGE_DATA_DIR:-$ROOT/../shared/data}
 if [ ! -f "$MODEL" ]; then
   echo "cpp/ci.sh: model $MODEL not found (set AGEGENDER_EDGE_TEST_MODEL)" >&2

@@ -1,4 +1,7 @@
-"""Output decoding: the reported age (mean or median) and the group that follows it."""
+"""Output decoding: the reported age (mean or median) with its own rule, and the age group: always
+the most probable one (issue 21), whatever the metadata's age_group_rule."""
+import dataclasses
+
 import numpy as np
 
 from agegender_edge.decode import age_and_interval, age_quantiles, decode_outputs
@@ -21,16 +24,30 @@ def _meta(estimate: str) -> ModelMetadata:
                          age_estimate=estimate)
 
 
-def test_median_of_a_skewed_distribution_differs_from_the_mean_and_moves_the_group():
+def test_median_of_a_skewed_distribution_differs_from_the_mean_and_the_group_stays_the_most_probable():
     p = np.zeros((1, 101), np.float32)
     p[0, 30], p[0, 90] = 0.6, 0.4          # mean 54 (group 48-53 by the nearest rule); median ~29.9
-    mean_face = decode_outputs(_outputs(p), _meta("mean"))[0]
-    median_face = decode_outputs(_outputs(p), _meta("median"))[0]
-    assert abs(mean_face["age"] - 54.0) < 1e-4 and mean_face["age_group"] in ("48-53", "60-100")
+    out = _outputs(p)
+    out[OUTPUT_AGE_GROUP] = np.array([[0.02, 0.02, 0.02, 0.04, 0.30, 0.05, 0.05, 0.50]], np.float32)
+    mean_face = decode_outputs(out, _meta("mean"))[0]
+    median_face = decode_outputs(out, _meta("median"))[0]
+    assert abs(mean_face["age"] - 54.0) < 1e-4
     assert abs(median_face["age"] - float(age_quantiles(p, np.arange(101, dtype=np.float32), (0.5,))[0, 0])) < 1e-6
-    assert 29 < median_face["age"] < 31 and median_face["age_group"] == "25-32"
+    assert 29 < median_face["age"] < 31
+    # the age's group (48-53 or 25-32) does not decide: the most probable group is reported, with
+    # the largest probability, under either estimate and either age_group_rule
+    for face in (mean_face, median_face, decode_outputs(out, dataclasses.replace(_meta("median"),
+                                                                                 age_group_rule="argmax"))[0]):
+        assert face["age_group"] == "60-100"
+        assert face["age_group_probs"][face["age_group"]] == max(face["age_group_probs"].values())
     # the 80% interval does not depend on the estimate
     assert mean_face["age_interval_80"] == median_face["age_interval_80"]
+
+
+def test_equal_group_probabilities_report_the_first_as_numpy_argmax():
+    p = np.zeros((1, 101), np.float32)
+    p[0, 70] = 1.0                         # age 70, group 60-100 by age; every group 1/8
+    assert decode_outputs(_outputs(p), _meta("median"))[0]["age_group"] == "0-2"
 
 
 def test_reported_age_on_symmetric_distributions_agrees():
@@ -103,3 +120,23 @@ def test_calibrated_interval_uses_the_metadata_quantile_pair():
     assert wide[0] < face["age_interval_80"][0] < face["age_interval_80"][1] < wide[1]
     # the reported age (median) does not depend on the interval quantiles
     assert face["age"] == decode_outputs(_outputs(p), _meta("median"))[0]["age"]
+
+
+# -- the reported group on real photos (issue 21) -----------------------------------------------
+def test_age_group_is_the_most_probable_for_every_face_on_real_photos(predictor):
+    """Every face of real photos (the multi-face fixture canvases, scikit-image's astronaut, LFW
+    photos) through a CPU predictor (Haar): age_group == argmax(age_group_probs), and its
+    probability is that maximum; the age keeps its own rule (the model's age_estimate)."""
+    import skimage.data
+
+    from .conftest import FIXTURES, SHARED_DATA
+
+    lfw = sorted((SHARED_DATA / "lfw" / "images").glob("*.jpg"))[:40]
+    inputs = [str(p) for p in sorted(FIXTURES.glob("multi_face_canvas_*.jpg")) + lfw]
+    results = predictor.predict(inputs) + [predictor.predict(skimage.data.astronaut(), colour_order="RGB")]
+    faces = [f for r in results for f in r.faces]
+    assert len(faces) >= 50
+    for f in faces:
+        probs = f.age_group_probs
+        assert f.age_group == max(probs, key=probs.get)
+        assert probs[f.age_group] == max(probs.values())

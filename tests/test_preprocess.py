@@ -10,12 +10,37 @@ from agegender_edge.preprocess import (FaceBatch, InputBatch, chip_to_input, fac
 from .conftest import FACES_48
 
 
+def _shipped_metadata(name: str) -> ModelMetadata:
+    from agegender_edge.backends.onnxruntime import OnnxRuntimeRunner
+    from agegender_edge.shipped import resolve_model
+    with OnnxRuntimeRunner(resolve_model(name)) as runner:
+        return runner.metadata
+
+
 @pytest.fixture(scope="module")
 def meta() -> ModelMetadata:
-    from agegender_edge.backends.onnxruntime import OnnxRuntimeRunner
-    from agegender_edge.shipped import default_model_path
-    with OnnxRuntimeRunner(default_model_path()) as runner:
-        return runner.metadata
+    """A model whose crop rule shrinks: the fast tier (112 -> centre 96)."""
+    return _shipped_metadata("edge_resnet_aligned")
+
+
+@pytest.fixture(scope="module")
+def zoom_out_meta() -> ModelMetadata:
+    """A model whose crop rule leaves a border: the default (resize to 140, input 150)."""
+    return _shipped_metadata("dlib_resnet_aligned")
+
+
+def test_a_crop_smaller_than_the_input_centres_the_chip_in_a_zero_border(zoom_out_meta, chip):
+    """dlib_resnet_aligned frames a UTKFace-style chip like dlib's own chip: the chip resized to
+    140 px sits in the 150 px input with a 5 px black border (kept region wider than the chip)."""
+    m = zoom_out_meta
+    assert (m.crop.resize_to, m.input.size) == (140, (150, 150))
+    assert kept_region(0, 0, 140, 140, m) == (-5, -5, 150, 150)
+    assert kept_region(0, 0, 200, 200, m) == (-7, -7, 214, 214)       # round(-5/140*200), round(145/140*200)
+    x = chip_to_input(chip, m)[:, :, ::-1]                             # back to BGR
+    assert x.shape == (150, 150, 3)
+    assert not x[:4].any() and not x[-4:].any() and not x[:, :4].any() and not x[:, -4:].any()
+    inner = cv2.resize(chip, (140, 140), interpolation=cv2.INTER_AREA)
+    assert np.abs(x[8:-8, 8:-8].astype(int) - inner[3:-3, 3:-3].astype(int)).mean() < 3
 
 
 @pytest.fixture(scope="module")

@@ -7,14 +7,15 @@ from typing import Optional
 
 import numpy as np
 
-from ..metadata import OUTPUT_NAMES, ModelMetadata
+from ..metadata import OUTPUT_EMBEDDING, OUTPUT_NAMES, ModelMetadata
 
 
 class Runner(abc.ABC):
     """Runs the exported age/gender network on NCHW float32 batches.
 
     ``infer`` returns the outputs named in metadata.OUTPUT_NAMES, float32, batch-first, the same
-    layout for every backend. ``calls`` counts inference calls (one per batch) and
+    layout for every backend, plus the face descriptor ``embedding`` [N, D] when the model has it
+    (``output_names``; metadata ``embedding``) — the same network pass, no second one. ``calls`` counts inference calls (one per batch) and
     ``busy_seconds`` the wall time spent inside them (how busy the network was, for benchmarks).
     """
 
@@ -29,6 +30,11 @@ class Runner(abc.ABC):
     @abc.abstractmethod
     def metadata(self) -> ModelMetadata:
         ...
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        """The outputs ``infer`` returns: the five, then ``embedding`` when the model has one."""
+        return OUTPUT_NAMES + ((OUTPUT_EMBEDDING,) if self.metadata.embedding is not None else ())
 
     @property
     def max_batch_size(self) -> Optional[int]:
@@ -56,7 +62,7 @@ class Runner(abc.ABC):
         t0 = time.perf_counter()
         out = self._infer(np.ascontiguousarray(batch))
         self.busy_seconds += time.perf_counter() - t0
-        return {name: out[name] for name in OUTPUT_NAMES}
+        return {name: out[name] for name in self.output_names}
 
     @abc.abstractmethod
     def _activate(self) -> None: ...

@@ -13,8 +13,8 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..errors import BackendUnavailableError, ModelError, ModelFormatError, ModelIntegrityError
-from ..metadata import (METADATA_KEY, OUTPUT_AGE_BINS, OUTPUT_AGE_GROUP, OUTPUT_GENDER, OUTPUT_NAMES,
-                        ModelMetadata)
+from ..metadata import (METADATA_KEY, OUTPUT_AGE_BINS, OUTPUT_AGE_GROUP, OUTPUT_EMBEDDING, OUTPUT_GENDER,
+                        OUTPUT_NAMES, ModelMetadata)
 from ..model_file import initializer_digest
 from .base import Runner
 
@@ -73,6 +73,13 @@ def check_io(sess, meta: ModelMetadata, source: str) -> None:
         if len(shape) != 2 or (isinstance(width, int) and width != len(labels)) or not labels:
             raise ModelFormatError(f"{source}: output '{name}' has {width if width is not None else shape} values "
                                    f"per face but the metadata lists {len(labels)}")
+    if meta.embedding is not None:   # the optional descriptor: present and as wide as the metadata says
+        shape = outputs.get(OUTPUT_EMBEDDING)
+        if shape is None:
+            raise ModelFormatError(f"{source}: metadata describes an '{OUTPUT_EMBEDDING}' output the model lacks")
+        if len(shape) != 2 or (isinstance(shape[1], int) and shape[1] != meta.embedding.dim):
+            raise ModelFormatError(f"{source}: output '{OUTPUT_EMBEDDING}' has shape {shape}, the metadata says "
+                                   f"{meta.embedding.dim} values per face")
 
 
 class OnnxRuntimeRunner(Runner):
@@ -135,6 +142,7 @@ class OnnxRuntimeRunner(Runner):
         check_io(sess, meta, source)
         self._meta, self._sess = meta, sess
         self._input_name = meta.input.name
+        self._outputs = list(self.output_names)
         active = sess.get_providers()
         if active[0] != self.providers[0] if not isinstance(self.providers[0], tuple) else active[0] != self.providers[0][0]:
             log.warning("ONNX Runtime fell back to %s (asked for %s)", active, self.providers)
@@ -144,8 +152,8 @@ class OnnxRuntimeRunner(Runner):
         self._sess = None
 
     def _infer(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        outs = self._sess.run(list(OUTPUT_NAMES), {self._input_name: batch})
-        return {n: np.asarray(o, dtype=np.float32) for n, o in zip(OUTPUT_NAMES, outs)}
+        outs = self._sess.run(self._outputs, {self._input_name: batch})
+        return {n: np.asarray(o, dtype=np.float32) for n, o in zip(self._outputs, outs)}
 
     @property
     def active_providers(self) -> list[str]:

@@ -10,7 +10,8 @@
 Inference: pinned host buffers and device buffers sized once for the profile's max batch, one
 CUDA stream, async H2D -> execute_async_v3 -> D2H, one synchronise per chunk. Requests larger
 than the profile max are split; smaller than the profile min (static DLA profiles) are padded.
-Outputs are float32, batch-first, named as metadata.OUTPUT_NAMES: the same as ONNX Runtime.
+Outputs are float32, batch-first, named as metadata.OUTPUT_NAMES (plus ``embedding`` when the
+model has the descriptor): the same as ONNX Runtime.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ..errors import BackendUnavailableError, ModelError, ModelFormatError, ModelIntegrityError
-from ..metadata import OUTPUT_NAMES, ModelMetadata
+from ..metadata import OUTPUT_EMBEDDING, OUTPUT_NAMES, ModelMetadata
 from ..model_file import file_sha256, initializer_digest
 from .base import Runner
 from .tensorrt_env import (CudaRuntime, check_tensorrt_supports_gpu, import_tensorrt, tensorrt_version)
@@ -170,6 +171,8 @@ class TensorRTRunner(Runner):
         if meta.input.name not in names:
             raise ModelFormatError(f"{path}: engine has no input '{meta.input.name}' (has {names})")
         missing = [n for n in OUTPUT_NAMES if n not in names]
+        if meta.embedding is not None and OUTPUT_EMBEDDING not in names:
+            missing.append(OUTPUT_EMBEDDING)   # the sidecar's metadata promises the descriptor
         if missing:
             raise ModelFormatError(f"{path}: engine lacks output(s) {missing}")
         if hasattr(engine, "get_tensor_profile_shape"):   # named-tensor API (8.5+)
@@ -188,7 +191,8 @@ class TensorRTRunner(Runner):
         self._engine, self._context, self._meta, self.sidecar = engine, context, meta, side
         try:
             self._stream = cuda.stream_create()
-            for n in [meta.input.name, *OUTPUT_NAMES]:
+            outputs = OUTPUT_NAMES + ((OUTPUT_EMBEDDING,) if meta.embedding is not None else ())
+            for n in [meta.input.name, *outputs]:
                 is_in = n == meta.input.name
                 shape = tuple(int(d) for d in (mx if is_in else context.get_tensor_shape(n)))
                 if any(d < 0 for d in shape):
@@ -227,7 +231,7 @@ class TensorRTRunner(Runner):
     def _infer(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         n = len(batch)
         inp = self._bindings[self.metadata.input.name]
-        outs = [self._bindings[name] for name in OUTPUT_NAMES]
+        outs = [self._bindings[name] for name in self.output_names]
         result = {o.name: np.empty((n,) + o.max_shape[1:], dtype=np.float32) for o in outs}
         cuda, ctx, stream = self._cuda, self._context, self._stream
         if self.device_index:

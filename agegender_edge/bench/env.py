@@ -19,7 +19,26 @@ from .._version import __version__
 
 PACKAGES = ("agegender-edge", "numpy", "onnxruntime", "onnxruntime-gpu", "opencv-python-headless",
             "opencv-python", "torch", "tensorrt", "onnx", "matplotlib")
-CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "neon", "asimd")
+# The instruction-set flags that decide ONNX Runtime's speed (INT8 above all: VNNI / AMX): every
+# avx512* and amx* flag the CPU reports is recorded, plus these.
+CPU_FLAGS = ("avx2", "fma", "avx_vnni", "avx_vnni_int8", "f16c", "neon", "asimd", "asimddp", "i8mm", "sve")
+CPU_FLAG_PREFIXES = ("avx512", "amx")
+
+
+def cpu_flags_of(flags_line: str) -> list[str]:
+    """The speed-relevant flags of a /proc/cpuinfo ``flags`` (x86) or ``Features`` (Arm) line, sorted."""
+    have = set(flags_line.split())
+    return sorted(f for f in have if f in CPU_FLAGS or f.startswith(CPU_FLAG_PREFIXES))
+
+
+def cpu_isa(flags) -> str:
+    """The CPU family for speed tables: the best INT8 / vector path the flags offer."""
+    f = set(flags)
+    for name, needed in (("AMX-INT8", "amx_int8"), ("AVX-512 VNNI", "avx512_vnni"), ("AVX-512", "avx512f"),
+                         ("AVX-VNNI", "avx_vnni"), ("AVX2", "avx2"), ("Arm dot product", "asimddp"), ("NEON", "asimd")):
+        if needed in f:
+            return name
+    return "baseline"
 
 
 def _cpuinfo() -> dict:
@@ -39,8 +58,7 @@ def _cpuinfo() -> dict:
         elif key == "model" and "model_id" not in info:
             info["model_id"] = value
         elif key in ("flags", "Features") and "flags" not in info:
-            have = set(value.split())
-            info["flags"] = [f for f in CPU_FLAGS if f in have]
+            info["flags"] = cpu_flags_of(value)
         elif key == "cpu MHz" and "mhz" not in info:
             try:
                 info["mhz"] = float(value)
@@ -105,6 +123,7 @@ def capture_environment(threads: Optional[int] = None, precision: Optional[str] 
         "cpu_model": cpu.get("model") or platform.processor() or "unknown",
         "cpu_family_model": f"{cpu.get('family', '?')}/{cpu.get('model_id', '?')}",
         "cpu_flags": cpu.get("flags", []),
+        "cpu_isa": cpu_isa(cpu.get("flags", [])),    # e.g. "AMX-INT8", "AVX2": figures hold per CPU family
         "cpu_mhz": cpu.get("mhz"),
         "logical_cpus": os.cpu_count(),
         "usable_cpus": usable_cpus(),

@@ -12,6 +12,7 @@ from typing import Optional
 import click
 
 from .main import model_argument
+from .options import check_distinct_outputs, check_output_file, detector_callback, device_callback
 
 DEFAULT_FACES = Path("../shared/data/fixtures/utkface_48")
 
@@ -75,21 +76,24 @@ class _Progress:
 
 @click.command(context_settings={"max_content_width": 110})
 @click.option("--model", "models", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Model to time (.onnx, a shipped model name; .engine/.plan for TensorRT). Repeat to compare models side by side, "
-                   "e.g. an FP32 and an INT8 export. Default: every model shipped in the package (default first), "
-                   "or $AGEGENDER_EDGE_MODEL when set.")
+              help="Model to time (.onnx, a shipped model name; .engine/.plan for TensorRT), or 'all': every model "
+                   "shipped in the package (default first). Repeat to compare models side by side, e.g. an FP32 "
+                   "and an INT8 export. Default: the file the default model runs from on this device (its INT8 "
+                   "file on CPU; ~10 s), or $AGEGENDER_EDGE_MODEL when set.")
 @click.option("--backend", "backends", multiple=True, type=click.Choice(["auto", "onnxruntime", "tensorrt"]),
               default=("auto",), show_default=True,
               help="Backends for each model. auto = ONNX Runtime, plus TensorRT when it and a GPU are "
                    "present. Repeat to list several; unavailable ones are reported as skipped.")
-@click.option("--device", default="cpu", show_default=True, help="ONNX Runtime device: cpu, cuda or cuda:N.")
+@click.option("--device", default="cpu", show_default=True, callback=device_callback,
+              help="ONNX Runtime device: cpu, cuda or cuda:N.")
 @click.option("--torch-checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Also time this training checkpoint in PyTorch eager mode (reference; needs the [train] extra).")
 @click.option("--batch-sizes", default="1,8,32", show_default=True, callback=_batch_sizes,
               help="Comma-separated batch sizes for the model-only timing.")
 @click.option("--faces", type=click.Path(exists=True, path_type=Path), default=None,
               help=f"Real face chips for model-only timing: a folder of face images or a prepared .h5 (val "
-                   f"split). Default: {DEFAULT_FACES} if present, else random pixels (said in the report).")
+                   f"split). Default: {DEFAULT_FACES} if present (run from the checkout), else random pixels, "
+                   f"said on stderr and in the report; the end-to-end table needs a folder of faces.")
 @click.option("--face-limit", default=256, show_default=True, type=click.IntRange(1),
               help="At most this many faces are loaded (they are cycled to fill batches).")
 @click.option("--warmup", default="0.5s", show_default=True,
@@ -112,7 +116,7 @@ class _Progress:
 @click.option("--images", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Folder of photos: also time the whole pipeline (decode, detect, crop, inference, "
                    "postprocess) with a per-stage split and the streamed images/s.")
-@click.option("--detector", default="auto", show_default=True,
+@click.option("--detector", default="auto", show_default=True, callback=detector_callback,
               help="Pipeline face detector: auto, haar, haar:PATH, yunet:PATH (see Predictor).")
 @click.option("--detect-max-side", default=None, type=click.IntRange(0),
               help="Pipeline: detect on a copy downscaled to this longer side (default: the Predictor's).")
@@ -130,11 +134,13 @@ class _Progress:
                    "batch sizes). Repeat for several files.")
 @click.option("--video-every", default="1", show_default=True, callback=_batch_sizes,
               help="With --video: detector on every K-th frame; comma-separated values are each timed (e.g. 1,3).")
-@click.option("--json", "json_out", default=None,
+@click.option("--json", "json_out", default=None, callback=lambda c, p, v: check_output_file(v, "--json"),
               help="Write the full report as JSON to this file ('-' = stdout, the table then goes to stderr).")
 @click.option("--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              callback=lambda c, p, v: check_output_file(v, "--plot"),
               help="Write a PNG plot: latency and faces/s vs batch size per target (needs matplotlib).")
 @click.option("--table", "table_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              callback=lambda c, p, v: check_output_file(v, "--table"),
               help="Also write the text table to this file.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def bench(models, backends, device, torch_checkpoint, batch_sizes, faces, face_limit, warmup, iterations, duration,
@@ -150,6 +156,7 @@ def bench(models, backends, device, torch_checkpoint, batch_sizes, faces, face_l
     \b
     Examples:
       agegender-edge bench
+      agegender-edge bench --model all
       agegender-edge bench --model fp32.onnx --model int8.onnx --batch-sizes 1,8,32,64 --json r.json --plot r.png
       agegender-edge bench --images photos/ --detector yunet:face_detection_yunet.onnx --pipeline-only
     """
@@ -164,13 +171,25 @@ def bench(models, backends, device, torch_checkpoint, batch_sizes, faces, face_l
 
     warm = _budget(warmup, "--warmup")
     measure = Budget(count=iterations) if iterations else _budget(duration, "--duration", min_count=3)
-    models = tuple(model_argument(m, file_only=True) for m in models)
-    if not models:
-        models = _default_models()
-    if faces is None and DEFAULT_FACES.is_dir():
-        faces = DEFAULT_FACES
+    check_distinct_outputs(**{"--json": None if json_out is None else Path(json_out), "--plot": plot_out,
+                              "--table": table_out})
     if pipeline_only and images is None and not videos:
         raise click.BadParameter("--pipeline-only needs --images or --video", param_hint="--pipeline-only")
+    if any(str(m) == "all" for m in models):
+        models = tuple(m for m in models if str(m) != "all") + _default_models(every=True)
+    models = tuple(dict.fromkeys(model_argument(m, file_only=True) for m in models))
+    if not models:
+        models = _default_models(every=False, device=device)
+    if faces is None and DEFAULT_FACES.is_dir():
+        faces = DEFAULT_FACES
+    if faces is None and not pipeline_only:
+        click.echo(f"note: no face chips given and {DEFAULT_FACES} is not here (run from the checkout, or pass "
+                   f"--faces DIR): the model-only table times random pixels (synthetic input), and the end-to-end "
+                   f"table (read, decode, crop, infer) is skipped: it needs --faces DIR with real face images",
+                   err=True)
+    elif end_to_end and faces is not None and not Path(faces).is_dir() and not pipeline_only:
+        click.echo(f"note: --faces {faces} is not a folder: the end-to-end table is skipped (it reads image files)",
+                   err=True)
     defaults = OrtOptions()
     ort_opts = OrtOptions(intra_op_threads=threads, inter_op_threads=inter_op_threads,
                           allow_spinning=defaults.allow_spinning if spinning is None else spinning,
@@ -243,12 +262,10 @@ def bench(models, backends, device, torch_checkpoint, batch_sizes, faces, face_l
         click.echo(table, err=True)
     else:
         click.echo(table)
-        if json_out:
-            Path(json_out).parent.mkdir(parents=True, exist_ok=True)
+        if json_out:   # folders checked before any work (cli/options.py)
             Path(json_out).write_text(report.to_json() + "\n")
             click.echo(f"wrote {json_out}", err=True)
     if table_out:
-        table_out.parent.mkdir(parents=True, exist_ok=True)
         table_out.write_text(table + "\n")
     if plot_out:
         if not report.model:
@@ -292,17 +309,21 @@ def _end_to_end(targets, faces: Path, face_limit: int, batch_sizes, ort_opts, de
     return rows
 
 
-def _default_models() -> tuple[Path, ...]:
-    """No --model: the shipped models side by side (what a user chooses between), default first;
-    only $AGEGENDER_EDGE_MODEL when it is set (it names the one model this installation uses)."""
+def _default_models(every: bool, device: str = "cpu") -> tuple[Path, ...]:
+    """No --model: the file the default Predictor runs on ``device`` (the default model's INT8
+    file on CPU, its FP32 file on a GPU), a ~10 s run; ``every`` (--model all): the shipped
+    models side by side, default first. Only $AGEGENDER_EDGE_MODEL when it is set (it names the
+    one model this installation uses)."""
     import os
 
-    from ..shipped import MODEL_ENV, default_model_path, resolve_model, shipped_models
+    from ..shipped import MODEL_ENV, default_for_backend, default_model_path, resolve_model, shipped_models
 
     if os.environ.get(MODEL_ENV):
         found = [default_model_path()]
-    else:
+    elif every:
         found = [resolve_model(n) for n in shipped_models()]
+    else:
+        found = [default_for_backend(default_model_path(), on_gpu=not str(device).lower().startswith("cpu"))]
     found = [m for m in found if m.is_file()]
     if not found:
         raise click.ClickException(f"no --model given and no shipped model found ({default_model_path()})")

@@ -8,6 +8,7 @@ from typing import Optional
 import click
 
 from .main import model_argument, require_extra
+from .options import check_output_dir, check_output_file, detector_callback
 
 
 @click.command()
@@ -21,12 +22,14 @@ from .main import model_argument, require_extra
 @click.option("--fit-fraction", default=0.5, show_default=True, type=click.FloatRange(0.05, 0.95),
               help="Share of faces (by a fixed hash of the file name) used for fitting; the rest is held out "
                    "and reported.")
-@click.option("--detector", default="none", show_default=True,
+@click.option("--detector", default="none", show_default=True, callback=detector_callback,
               help="'none': each image is a face chip (as predict_faces); 'auto' / 'haar' / 'yunet[:PATH]': detect "
                    "as predict does and keep the face nearest the centre.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("calibration"),
-              show_default=True, help="Folder for calibration.json and the reliability diagrams (PNG).")
+              show_default=True, callback=lambda c, p, v: check_output_dir(v, "--out"),
+              help="Folder for calibration.json and the reliability diagrams (PNG; created, its parent must exist).")
 @click.option("--write-model", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              callback=lambda c, p, v: check_output_file(v, "--write-model"),
               help="Write a copy of the model with the fitted calibration in its metadata.")
 @click.option("--fitted-on", default=None, help="Description stored in the metadata (default: from the options).")
 @click.option("--limit", default=None, type=click.IntRange(1), help="Only the first N images (smoke runs).")

@@ -129,14 +129,14 @@ def _export_checkpoint(checkpoint: Path, out_path: Path, name, flip_tta, opset, 
                    "model has none (INT8-friendly, fast); edge_resnet_aligned_flip has it.")
 @click.option("--age-estimate", type=click.Choice(["mean", "median"]), default="median", show_default=True,
               help="Reported age: mean or median of the age distribution (recorded in the metadata; every "
-                   "runtime applies it, and the age group follows it).")
+                   "runtime applies it; the age group is always the most probable group).")
 @click.option("--opset", default=None, type=click.IntRange(17, 21), help="ONNX opset (default 17, or the recipe's).")
 @click.option("--parity-faces", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_FACES,
               show_default=True, help="Folder of real face chips for the parity checks.")
 @click.option("--tolerance", default=1e-4, show_default=True, help="Max abs difference ONNX vs PyTorch (FP32) for probabilities; x100 for outputs in years.")
 @click.option("--val-metrics", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="JSON written by 'agegender-edge evaluate' to record in the metadata.")
-@click.option("--recipe", default=None, help="Deployment recipe: a name in export/recipes/ or a .toml path.")
+@click.option("--recipe", default=None, help="Deployment recipe: a shipped name (agegender_edge/engine/data/recipes/) or a .toml path.")
 @click.option("--precision", type=click.Choice(["fp16", "fp32", "int8"]), default=None,
               help="Engine precision (default: the recipe's, else fp16).")
 @click.option("--min-batch", type=click.IntRange(1), default=None)
@@ -184,6 +184,14 @@ def export(checkpoint, onnx_in, fmt, out_path, name, flip_tta, opset, parity_fac
         raise click.UsageError(f"--out {out_path} is a file; --format triton writes a model repository folder")
     if fmt == "onnx" and onnx_in is not None:
         raise click.UsageError("--onnx is already an ONNX file: choose --format onnx-fp16, onnx-int8 or engine")
+    from .options import check_device, check_output_dir, check_output_file
+    if fmt == "triton":
+        check_output_dir(out_path, "--out")
+    else:
+        check_output_file(out_path, "--out")
+    check_output_file(timing_cache, "--timing-cache")
+    if fmt == "engine":
+        check_device(device)
     opset = opset or (rec.opset if rec else 17)
     with tempfile.TemporaryDirectory(prefix="agegender-export-") as tmp:
         if checkpoint is not None:

@@ -15,6 +15,9 @@ from typing import Optional
 
 import click
 
+from .options import (MIN_SCORE_HELP, detector_callback, device_callback, model_callback, output_dir_callback,
+                      output_file_callback)
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".jp2", ".pgm", ".ppm", ".pnm"}
 
 
@@ -89,7 +92,10 @@ def render_table(results) -> str:
     return "\n".join(lines)
 
 
-CSV_FIELDS = ["image", "face", "x", "y", "width", "height", "detection_score", "gender", "gender_probability",
+# One row per face (``face`` numbered from 1, as the table, JSON order and `label`'s face_index),
+# or one row per image without a face (``num_faces`` 0, ``face`` and ``error`` empty: finding no
+# face is a result, not an error) or that failed (``error`` set), as `label` writes its dataset.
+CSV_FIELDS = ["image", "num_faces", "face", "x", "y", "width", "height", "detection_score", "gender", "gender_probability",
               "age", "age_std", "age_low_80", "age_high_80", "age_group", "age_group_probability", "error"]
 
 
@@ -99,9 +105,10 @@ def render_csv(results) -> str:
     w.writeheader()
     for r in results:
         if r.error or not r.faces:
-            w.writerow({"image": r.source, "error": r.error or "no face found"})
+            w.writerow({"image": r.source, "num_faces": 0, "error": r.error or ""})
         for i, f in enumerate(r.faces, start=1):
-            w.writerow({"image": r.source, "face": i, "x": round(f.box.x, 1), "y": round(f.box.y, 1),
+            w.writerow({"image": r.source, "num_faces": len(r.faces), "face": i,
+                        "x": round(f.box.x, 1), "y": round(f.box.y, 1),
                         "width": round(f.box.width, 1), "height": round(f.box.height, 1),
                         "detection_score": round(f.detection_score, 4), "gender": f.gender,
                         "gender_probability": round(f.gender_probability, 4), "age": round(f.age, 2),
@@ -113,27 +120,31 @@ def render_csv(results) -> str:
 
 @click.command()
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("--model", type=click.Path(path_type=Path), default=None,
-              help="ONNX or TensorRT engine file, or a shipped model's name (edge_resnet_aligned [default; "
-                   "its _int8 file on CPU], edge_resnet_aligned_int8, edge_resnet_aligned_flip, "
+@click.option("--model", type=click.Path(path_type=Path), default=None, callback=model_callback,
+              help="ONNX or TensorRT engine file, or a shipped model's name (dlib_resnet_aligned [default; "
+                   "its _int8 file on CPU], dlib_resnet_aligned_int8, the fast tier edge_resnet_aligned[_int8|_flip], "
                    "edge_resnet_utkface[_int8|_fast]).")
 @click.option("--backend", type=click.Choice(["auto", "onnxruntime", "tensorrt"]), default="auto", show_default=True)
-@click.option("--device", default=None, help="cpu, cuda or cuda:N (default: best available, logged).")
-@click.option("--detector", default="auto", show_default=True,
-              help="auto (YuNet if $AGEGENDER_EDGE_YUNET is set, else Haar), haar[:XML], yunet[:ONNX], "
-                   "or none (each image is already a face crop).")
+@click.option("--device", default=None, callback=device_callback,
+              help="cpu, cuda or cuda:N (default: best available, logged).")
+@click.option("--detector", default="auto", show_default=True, callback=detector_callback,
+              help="auto (YuNet: the file shipped in the package, or $AGEGENDER_EDGE_YUNET), yunet[:ONNX], "
+                   "haar[:XML], or none (each image is already a face crop).")
+@click.option("--min-score", default=None, type=click.FloatRange(0.0, 1.0), help=MIN_SCORE_HELP)
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1, 1024),
               help="Faces per inference call.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the results to this file instead of stdout.")
+              callback=output_file_callback,
+              help="Write the results to this file instead of stdout (its folder must exist).")
 @click.option("--annotate", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder to write copies of the images with boxes and labels.")
+              callback=output_dir_callback,
+              help="Folder to write copies of the images with boxes and labels (created; its parent must exist).")
 @click.option("--recursive", is_flag=True, help="Search folders recursively.")
 @click.option("--max-pixels", default=None, type=click.IntRange(1), help="Refuse larger images (default 50 MP).")
 @click.option("--max-faces", default=64, show_default=True, type=click.IntRange(1), help="Faces kept per image.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: for > 1 file on a terminal).")
-def predict(inputs, model, backend, device, detector, batch_size, fmt, output, annotate, recursive,
+def predict(inputs, model, backend, device, detector, min_score, batch_size, fmt, output, annotate, recursive,
             max_pixels, max_faces, progress) -> None:
     """Predict age group, age and gender for every face in INPUTS (files, folders or globs)."""
     from ..errors import AgeGenderError
@@ -154,7 +165,8 @@ def predict(inputs, model, backend, device, detector, batch_size, fmt, output, a
     det = None if detector.lower() == "none" else detector
     try:
         predictor = Predictor(model=model, backend=backend, device=device, detector=det, batch_size=batch_size,
-                              max_pixels=max_pixels or DEFAULT_MAX_PIXELS, max_faces=max_faces)
+                              max_pixels=max_pixels or DEFAULT_MAX_PIXELS, max_faces=max_faces,
+                              min_detection_score=min_score)
     except AgeGenderError as exc:
         raise click.ClickException(str(exc))
     show = progress if progress is not None else (len(files) > 1 and sys.stderr.isatty())
@@ -176,7 +188,7 @@ def predict(inputs, model, backend, device, detector, batch_size, fmt, output, a
     if output:
         output.write_text(body + ("" if body.endswith("\n") else "\n"))
     else:
-        click.echo(body)
+        click.echo(body, nl=not body.endswith("\n"))   # CSV ends with its own newline: no blank line
     ok = sum(1 for r in results if r.ok)
     n_faces = sum(len(r.faces) for r in results)
     click.echo(f"{ok}/{len(results)} images processed, {plural(n_faces, 'face')}", err=True)
@@ -198,7 +210,9 @@ def write_annotations(results, out_dir: Path) -> None:
     from ..errors import AgeGenderError
     from ..imageio import load_image
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    from .options import make_output_dir
+
+    make_output_dir(out_dir)   # checked before any work: only this last level is created
     taken: set[str] = set()
     for r in results:
         if not r.ok:

@@ -1,4 +1,4 @@
-"""``agegender-edge prepare``: Adience fold files or a UTKFace folder -> one .h5 file."""
+"""``agegender-edge prepare``: Adience fold files, a UTKFace folder or All-Age-Faces -> one .h5 file."""
 from __future__ import annotations
 
 import json
@@ -97,22 +97,69 @@ def utkface(folder: Path, out: Path, size: int, labels_csv: Optional[Path], spli
                    f"{len(loader.fallback)}" + (f" (e.g. {', '.join(loader.fallback[:5])})" if loader.fallback else ""))
 
 
-def _aligned_loader(arch_name: str, size: int, yunet: Optional[str]):
+@prepare.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--manifest", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The AAF manifest (shared/data/aaf/labels.csv: file,age,gender,split). Only its files "
+                   "are read; a folder holding other AAF images is refused (held-back test images).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--align", "align_model", required=True, metavar="ARCH",
+              help="Cut every head crop through the runtime's YuNet detector + landmark alignment for "
+                   "architecture ARCH (e.g. dlib_resnet). AAF images are head crops with background, "
+                   "not chips: an image without a detected subject face is skipped and counted.")
+@click.option("--size", default=None, type=click.IntRange(16, 1024),
+              help="Stored square image size (default: the architecture's training crop size).")
+@click.option("--splits", default=None, help="Comma-separated manifest splits to keep (default: all).")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--yunet", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="YuNet ONNX (default: the one shipped in the package).")
+def aaf(folder: Path, manifest: Path, out: Path, align_model: str, size: Optional[int], splits: Optional[str],
+        workers: int, yunet: Optional[str]) -> None:
+    """All-Age-Faces: FOLDER holds the manifest's files from the dataset's `original images/`."""
+    require_extra("h5py", "train", "prepare")
+    from ..train.data.aaf import AafManifestError, read_aaf
+    from ..train.data.h5pack import pack_h5
+    from ..train.data.records import DropCounter
+
+    drops = DropCounter()
+    keep = set(splits.split(",")) if splits else None
+    mapping = {"gender": "manifest F -> female, M -> male (checked against the id: < 7381 female)",
+               "age": "manifest age (checked against the name's A<age>)", "age_group": "nearest Adience group"}
+    if size is None:
+        size = _arch(align_model).train_size
+    loader, extra = _aligned_loader(align_model, size, yunet, pad_fraction=0.0, box_rule_fallback=False)
+    try:
+        records = read_aaf(folder, manifest, drops, keep)
+        summary = pack_h5(records, out, size, drops, "aaf", mapping, workers, loader=loader, extra_attrs=extra)
+    except AafManifestError as exc:
+        raise click.ClickException(str(exc))
+    _finish(summary, out)
+    click.echo(f"aligned through YuNet landmarks: {loader.aligned}; no subject face, skipped: {len(loader.fallback)}")
+
+
+def _arch(arch_name: str):
+    from ..train.models.registry import get_arch
+
+    try:
+        return get_arch(arch_name)
+    except KeyError as exc:
+        raise click.ClickException(str(exc))
+
+
+def _aligned_loader(arch_name: str, size: int, yunet: Optional[str], pad_fraction: float = 0.25,
+                    box_rule_fallback: bool = True):
     import dataclasses
     import json
 
     from ..train.data.aligned import AlignedChipLoader, alignment_spec
-    from ..train.models.registry import get_arch
 
-    try:
-        arch = get_arch(arch_name)
-    except KeyError as exc:
-        raise click.ClickException(str(exc))
-    if size != arch.crop.resize_to:
-        raise click.ClickException(f"--align {arch_name}: --size must be the architecture's crop size "
-                                   f"{arch.crop.resize_to}, not {size}")
-    spec = alignment_spec(arch.input, arch.crop)
-    loader = AlignedChipLoader(spec, arch.input.size, size, detector_path=yunet)
+    arch = _arch(arch_name)
+    if size != arch.train_size:
+        raise click.ClickException(f"--align {arch_name}: --size must be the architecture's training crop size "
+                                   f"{arch.train_size}, not {size}")
+    spec = alignment_spec(arch.input, arch.crop, input_template=arch.align_template)
+    loader = AlignedChipLoader(spec, arch.input.size, size, detector_path=yunet, pad_fraction=pad_fraction,
+                               box_rule_fallback=box_rule_fallback)
 
     def attrs() -> dict:
         return {"align": json.dumps(dataclasses.asdict(spec)), "align_arch": arch_name,

@@ -16,6 +16,9 @@ from typing import Optional
 
 import click
 
+from .options import (MIN_SCORE_HELP, check_distinct_outputs, check_output_file, detector_callback, device_callback,
+                      model_callback)
+
 FACE_CSV_FIELDS = ["frame", "timestamp_ms", "track_id", "detected", "x", "y", "width", "height", "detection_score",
                    "gender", "gender_probability", "age", "age_low_80", "age_high_80", "age_group",
                    "track_gender", "track_gender_probability", "track_age", "track_age_low_80", "track_age_high_80",
@@ -55,6 +58,34 @@ def face_rows(result) -> list[dict]:
     return rows
 
 
+class RollingSummary:
+    """``--summary FILE.json``: the people count at the end; for live sources also every
+    ``every_s`` seconds while the stream runs (written to a temporary file and renamed, so a
+    reader never sees half a file)."""
+
+    def __init__(self, path: Optional[Path], min_track_frames: int, every_s: Optional[float]):
+        import time
+        self.path, self.min_track_frames, self.every_s = path, min_track_frames, every_s
+        self._next = time.monotonic() + every_s if every_s else None
+
+    def maybe_write(self, stream) -> None:
+        import time
+        if self.path is None or self._next is None or time.monotonic() < self._next:
+            return
+        self._next = time.monotonic() + self.every_s
+        self.write(stream, final=False)
+
+    def write(self, stream, final: bool = True) -> None:
+        import os
+        if self.path is None:
+            return
+        d = stream.count_people(self.min_track_frames).to_dict()
+        d["final"] = final
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps(d, indent=1) + "\n")
+        os.replace(tmp, self.path)
+
+
 def write_tracks_csv(path: Path, summaries) -> None:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=TRACK_CSV_FIELDS, lineterminator="\n")
@@ -65,24 +96,29 @@ def write_tracks_csv(path: Path, summaries) -> None:
                     "gender_probability": round(s.gender_probability, 4), "age": round(s.age, 2),
                     "age_low_80": round(s.age_interval_80[0], 1), "age_high_80": round(s.age_interval_80[1], 1),
                     "age_group": s.age_group})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(buf.getvalue())
+    path.write_text(buf.getvalue())   # its folder was checked before any work (cli/options.py)
 
 
 @click.command()
 @click.argument("source")
-@click.option("--model", type=click.Path(path_type=Path), default=None,
+@click.option("--model", type=click.Path(path_type=Path), default=None, callback=model_callback,
               help="ONNX or TensorRT engine file, or a shipped model's name (default: the shipped model).")
 @click.option("--backend", type=click.Choice(["auto", "onnxruntime", "tensorrt"]), default="auto", show_default=True)
-@click.option("--device", default=None, help="cpu, cuda or cuda:N (default: best available, logged).")
-@click.option("--detector", default="auto", show_default=True, help="auto (YuNet), haar[:XML], yunet[:ONNX].")
+@click.option("--device", default=None, callback=device_callback,
+              help="cpu, cuda or cuda:N (default: best available, logged).")
+@click.option("--detector", default="auto", show_default=True, callback=detector_callback,
+              help="auto (YuNet), haar[:XML], yunet[:ONNX].")
+@click.option("--min-score", default=None, type=click.FloatRange(0.0, 1.0), help=MIN_SCORE_HELP)
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True,
               help="jsonl: one JSON object per frame; csv: one row per face.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the per-frame results to this file instead of stdout.")
+              callback=lambda c, p, v: check_output_file(v, "-o/--output"),
+              help="Write the per-frame results to this file instead of stdout (its folder must exist).")
 @click.option("--tracks", "tracks_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              callback=lambda c, p, v: check_output_file(v, "--tracks"),
               help="Write one CSV row per track (first/last frame, smoothed gender and age) to this file.")
 @click.option("--annotate", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              callback=lambda c, p, v: check_output_file(v, "--annotate"),
               help="Write the video with boxes, track ids and smoothed labels (.mp4/.mov: mp4v, .avi/.mkv: MJPG).")
 @click.option("--every", default=1, show_default=True, type=click.IntRange(1),
               help="Run the detector on every K-th frame; tracks carry the faces in between.")
@@ -101,8 +137,22 @@ def write_tracks_csv(path: Path, summaries) -> None:
               help="Seconds to wait for a stream to open, and for each frame.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar with frames/s on stderr (default: files on a terminal).")
-def video(source, model, backend, device, detector, fmt, output, tracks_out, annotate, every, max_frames,
-          max_delay_frames, batch_size, live, detect_max_side, no_smoothing, timeout, progress) -> None:
+@click.option("--summary", "summary_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              callback=lambda c, p, v: check_output_file(v, "--summary"),
+              help="Write the people count (unique people with smoothed age, age group and gender; totals by age "
+                   "group x gender) as JSON to this file; live sources rewrite it every --summary-every seconds.")
+@click.option("--min-track-frames", default=5, show_default=True, type=click.IntRange(1),
+              help="A person is a track seen on at least this many frames (--summary).")
+@click.option("--summary-every", default=10.0, show_default=True, type=click.FloatRange(0.1),
+              help="Live sources: seconds between rewrites of the rolling --summary file.")
+@click.option("--reid-window", default=2.0, show_default=True, type=click.FloatRange(0.0),
+              help="Seconds a lost face can be re-identified by appearance and keep its id (occlusions).")
+@click.option("--embeddings", is_flag=True,
+              help="Also write the face descriptors (per face in the output, per person in --summary). Off by "
+                   "default: they stay in memory only (docs/VIDEO.md, Privacy).")
+def video(source, model, backend, device, detector, min_score, fmt, output, tracks_out, annotate, every, max_frames,
+          max_delay_frames, batch_size, live, detect_max_side, no_smoothing, timeout, progress, summary_out,
+          min_track_frames, summary_every, reid_window, embeddings) -> None:
     """Tracked faces with smoothed age and gender for a video file, camera index (0) or stream URL."""
     from ..errors import AgeGenderError
     from ..predictor import Predictor
@@ -114,12 +164,15 @@ def video(source, model, backend, device, detector, fmt, output, tracks_out, ann
     det = None if detector.lower() == "none" else detector
     if det is None:
         raise click.UsageError("video needs a face detector (--detector none is for ready-cropped images)")
+    check_distinct_outputs(**{"-o/--output": output, "--tracks": tracks_out, "--annotate": annotate,
+                              "--summary": summary_out})
     try:
         writer = AnnotatedVideoWriter(annotate, None) if annotate is not None else None
     except AgeGenderError as exc:
         raise click.UsageError(str(exc))
     try:
-        predictor = Predictor(model=model, backend=backend, device=device, detector=det, batch_size=batch_size)
+        predictor = Predictor(model=model, backend=backend, device=device, detector=det, batch_size=batch_size,
+                              min_detection_score=min_score)
     except AgeGenderError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
@@ -131,10 +184,14 @@ def video(source, model, backend, device, detector, fmt, output, tracks_out, ann
                 stream = predictor.predict_video(src, every=every, live=live, max_delay_frames=max_delay_frames,
                                                  smooth=NO_SMOOTHING if no_smoothing else Smoothing(),
                                                  max_frames=max_frames, open_timeout_s=timeout, read_timeout_s=timeout,
-                                                 detect_max_side=detect_max_side)
+                                                 detect_max_side=detect_max_side, reid_window_s=reid_window,
+                                                 embeddings=embeddings)
             except AgeGenderError as exc:
                 click.echo(f"error: {exc}", err=True)
                 sys.exit(1)
+            except ValueError as exc:        # e.g. --embeddings with a model that has no descriptor
+                raise click.UsageError(str(exc))
+            rolling = RollingSummary(summary_out, min_track_frames, summary_every if stream.source.live else None)
             if writer is not None:
                 writer.fps = stream.source.fps or writer.fps
             total = stream.source.frame_count if stream.source.kind == "file" else None
@@ -161,6 +218,7 @@ def video(source, model, backend, device, detector, fmt, output, tracks_out, ann
                             out.write(json.dumps(round_floats(result.to_dict())) + "\n")
                         if writer is not None:
                             writer.write(bgr, result)
+                        rolling.maybe_write(stream)
                         bar.update(1)
             except AgeGenderError as exc:
                 click.echo(f"error: {exc}", err=True)
@@ -172,13 +230,16 @@ def video(source, model, backend, device, detector, fmt, output, tracks_out, ann
                 click.echo(f"warning: {w}", err=True)
             if tracks_out is not None:
                 write_tracks_csv(tracks_out, stream.summary())
+            rolling.write(stream)
     finally:
         if output:
             out.close()
     ok = processed - errors
     dropped = f", {stats.frames_dropped} dropped (live: latest-frame policy)" if processed and stats.live else ""
+    people = stream.count_people(min_track_frames).unique_people if processed else 0
     click.echo(f"{ok}/{processed} frames processed{dropped}, {faces} faces, "
-               f"{len(stream.summary()) if processed else 0} tracks", err=True)
+               f"{len(stream.summary()) if processed else 0} tracks, {people} people "
+               f"(tracks of >= {min_track_frames} frames)", err=True)
     if ok == 0:
         sys.exit(1)
 

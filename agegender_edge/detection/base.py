@@ -41,17 +41,36 @@ class ChipCalibration:
         return cx, cy, side
 
 
+def check_min_score(value: Optional[float]) -> Optional[float]:
+    """A detection-score threshold: None (the detector's default) or a number in [0, 1]."""
+    if value is None:
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"min_detection_score must be a number between 0 and 1, not {value!r}") from None
+    if not 0.0 <= v <= 1.0:   # also refuses NaN
+        raise ValueError(f"min_detection_score must be between 0 and 1, not {value!r}")
+    return v
+
+
 class FaceDetector(abc.ABC):
-    """Finds faces in BGR uint8 images. Subclasses set ``name`` and ``calibration``."""
+    """Finds faces in BGR uint8 images. Subclasses set ``name`` and ``calibration``.
+
+    ``min_score``: detections scoring below it are dropped (None: the class's
+    ``default_min_score``; scores are the detector's own, so each detector has its own default)."""
 
     name: str = "detector"
     calibration: ChipCalibration = ChipCalibration(1.0)
+    default_min_score: float = 0.0
 
-    def __init__(self, max_side: int = 960, max_faces: int = 64):
+    def __init__(self, max_side: int = 960, max_faces: int = 64, min_score: Optional[float] = None):
         # Detection runs on a copy whose longer side is at most ``max_side`` (boxes are mapped
         # back): the detector's cost grows with pixels, the crop is taken from the original.
         self.max_side = max_side
         self.max_faces = max_faces
+        min_score = check_min_score(min_score)
+        self.min_score = self.default_min_score if min_score is None else min_score
 
     @abc.abstractmethod
     def _detect_one(self, bgr: np.ndarray) -> list[Detection]:
@@ -70,6 +89,7 @@ class FaceDetector(abc.ABC):
             found = [Detection(d.x * inv, d.y * inv, d.width * inv, d.height * inv, d.score,
                                tuple((px * inv, py * inv) for px, py in d.landmarks) if d.landmarks else None)
                      for d in found]
+        found = [d for d in found if d.score >= self.min_score]
         found.sort(key=lambda d: -d.score)
         return found[: self.max_faces]
 

@@ -11,7 +11,7 @@ class WholeImage(FaceDetector):
     calibration = ChipCalibration(scale=1.0)
 
     def __init__(self, **kwargs):
-        super().__init__(max_side=0, max_faces=1)
+        super().__init__(max_side=0, max_faces=1)   # the whole image scores 1.0: min_score is moot
 
     def _detect_one(self, bgr: np.ndarray) -> list[Detection]:
         h, w = bgr.shape[:2]

@@ -39,6 +39,14 @@ _DIVISOR = 32                 # the network's input sides must be multiples of 3
 # the similarity alignment turns the crop upright. Images with a confident upright face pay
 # nothing; images without one pay two more detections.
 CONFIDENT_UPRIGHT = 0.88
+# The lowest score a YuNet detection must have to count as a face (every pass of the rotation
+# search included). OpenCV's default is 0.6; at 0.6, photos without a person gave false faces
+# (a cat at 0.60-0.61, a galaxy field at 0.69-0.76 depending on its encoding). Chosen on data
+# by benchmarks/detection_threshold.py: the middle of the gap between the highest false-face
+# score on 10 scikit-image photos without people (as arrays, PNG and JPEG: 0.7646) and the lowest
+# subject score on the LFW dev set and the UTKFace val chips (0.7903): no false face there, no
+# subject lost (benchmarks/results/detection_threshold.json, docs/ERRORS.md).
+DEFAULT_MIN_SCORE = 0.78
 SHIPPED_YUNET = Path(__file__).parent / "data" / "face_detection_yunet_2026may.onnx"
 
 
@@ -53,9 +61,14 @@ class YuNetDetector(FaceDetector):
     # 300; its box is ~0.87 x 0.96 of the chip, nearly centred
     calibration = ChipCalibration(scale=1.094, dx=-0.006, dy=0.019)
 
-    def __init__(self, model_path: Optional[str] = None, score_threshold: float = 0.6,
+    default_min_score = DEFAULT_MIN_SCORE
+
+    def __init__(self, model_path: Optional[str] = None, score_threshold: Optional[float] = None,
                  nms_threshold: float = 0.3, runtime: str = "onnxruntime", rotation_search: bool = True,
                  **kwargs):
+        # score_threshold (YuNet's own name) and min_score (every detector's) are one setting
+        if score_threshold is not None and kwargs.get("min_score") is None:
+            kwargs["min_score"] = score_threshold
         super().__init__(**kwargs)
         if runtime not in YUNET_RUNTIMES:
             raise ValueError(f"unknown YuNet runtime {runtime!r}; use one of {', '.join(YUNET_RUNTIMES)}")
@@ -65,7 +78,7 @@ class YuNetDetector(FaceDetector):
         self.path = path
         self.runtime = runtime
         self.rotation_search = rotation_search
-        self.score_threshold = score_threshold
+        self.score_threshold = self.min_score   # candidates below it are never decoded
         self.nms_threshold = nms_threshold
         self._local = threading.local()  # FaceDetectorYN keeps per-size state: one per thread
         self._session = None             # an ORT session is safe to call from several threads
@@ -108,7 +121,9 @@ class YuNetDetector(FaceDetector):
 
     def _detect_one(self, bgr: np.ndarray) -> list[Detection]:
         found = self._detect_upright(bgr)
-        if not self.rotation_search or any(d.score >= CONFIDENT_UPRIGHT for d in found):
+        # a face is "confident" only if it is also kept (a min_score above CONFIDENT_UPRIGHT)
+        confident = max(CONFIDENT_UPRIGHT, self.score_threshold)
+        if not self.rotation_search or any(d.score >= confident for d in found):
             return found
         h, w = bgr.shape[:2]
         for k in (1, 3):   # np.rot90: k = 1 turns counter-clockwise, k = 3 clockwise
@@ -140,7 +155,8 @@ class YuNetDetector(FaceDetector):
         return out
 
     def describe(self) -> str:
-        return f"yunet ({self.path.name}, {self.runtime}{', rotation search' if self.rotation_search else ''})"
+        return (f"yunet ({self.path.name}, {self.runtime}{', rotation search' if self.rotation_search else ''}, "
+                f"min score {self.score_threshold:g})")
 
 
 def _turn_back(d: Detection, k: int, w: int, h: int) -> Detection:

@@ -15,11 +15,13 @@ import numpy as np
 from ..metadata import ModelMetadata
 
 
-def _centre_crop_nchw(images_hwc_rgb: np.ndarray, meta: ModelMetadata) -> np.ndarray:
-    """uint8 [N,S,S,3] RGB chips at crop.resize_to -> float32 [N,3,H,W] in the model's order."""
+def _centre_crop_nchw(images_hwc_rgb: np.ndarray, meta: ModelMetadata, aligned: bool = False) -> np.ndarray:
+    """uint8 [N,S,S,3] RGB chips at crop.resize_to -> float32 [N,3,H,W] in the model's order.
+    ``aligned``: crops cut by the landmark alignment (``prepare --align``) are stored at the
+    input size plus a margin and already framed as the network input: centre crop only."""
     import cv2
 
-    r = meta.crop.resize_to
+    r = images_hwc_rgb.shape[1] if aligned else meta.crop.resize_to
     if images_hwc_rgb.shape[1] != r:
         interp = cv2.INTER_AREA if images_hwc_rgb.shape[1] > r else cv2.INTER_LINEAR
         images_hwc_rgb = np.stack([cv2.resize(im, (r, r), interpolation=interp) for im in images_hwc_rgb])
@@ -44,7 +46,8 @@ def faces_from_h5(path: Path, meta: ModelMetadata, split: str = "train", count: 
         rng = np.random.default_rng(seed)
         pick = np.sort(rng.choice(rows, size=min(count, rows.size), replace=False))
         images = f["images"][pick]  # increasing indices: h5py fancy read
-    return _centre_crop_nchw(images, meta)
+        aligned = "align" in f.attrs
+    return _centre_crop_nchw(images, meta, aligned)
 
 
 def faces_from_folder(folder: Path, meta: ModelMetadata, count: int = 512) -> np.ndarray:

@@ -7,7 +7,10 @@ is inside the ONNX graph (metadata.input.normalize_in_graph) and nvinfer feeds r
 (net-scale-factor=1, offsets=0). Each output layer listed in ``output-blob-names`` is parsed by
 nvinfer's default softmax classifier parser (argmax over the probabilities, labels from the
 labels file, one line per output layer); ``output-tensor-meta=1`` also attaches the raw tensors
-(age_years, age_std, age_bin_probs) for a probe that wants the exact age.
+(age_years, age_std, age_bin_probs) for a probe that wants the exact age, and, for a model with
+the face descriptor, ``embedding`` (L2-normalised, metadata ``embedding``): a probe can keep one
+person's id across nvtracker losses by cosine distance, as the SDK's tracker does
+(docs/VIDEO.md).
 """
 from __future__ import annotations
 
@@ -78,6 +81,12 @@ def nvinfer_config(recipe: Recipe, meta: ModelMetadata, model_stem: str) -> str:
         "output-tensor-meta=1",
         f"workspace-size={recipe.workspace_mib}",
     ]
+    if meta.embedding is not None:
+        e = meta.embedding
+        gate = f", same person when cosine distance <= {e.match_threshold:g}" if e.match_threshold else ""
+        lines.insert(lines.index("output-tensor-meta=1"),
+                     f"# output-tensor-meta also attaches '{e.output}' [{e.dim}]: the L2-normalised face descriptor "
+                     f"(re-identification{gate})")
     if recipe.precision_path == "int8-calibrated":
         lines.append(f"int8-calib-file={model_stem}.{recipe.name}.calib")
     if recipe.dla_core is not None:

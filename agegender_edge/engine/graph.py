@@ -10,7 +10,10 @@ constraints, trtexec ``--layerPrecisions``) uses this one partition.
 
 Rule (no reliance on node names): the backbone is every node that is downstream of some Conv and
 NOT downstream of any Softmax/LogSoftmax/Log/Exp; nodes upstream of the first Conv are the
-pre-processing; the rest is post-processing.
+pre-processing; the rest is post-processing. The face descriptor's branch (the nodes whose
+outputs lead to the ``embedding`` graph output only: flip halves added, ReduceL2, Clip, Div) is
+post-processing too: its norm is a sum of squares (FP16 range) and INT8 would only add noise to
+a descriptor that costs nothing to compute in FP32.
 """
 from __future__ import annotations
 
@@ -66,6 +69,26 @@ def _downstream(graph, seeds: set[int]) -> set[int]:
     return out
 
 
+def _embedding_only(graph) -> set[int]:
+    """Nodes whose outputs reach the ``embedding`` graph output and no other graph output."""
+    outputs = [o.name for o in graph.output]
+    if "embedding" not in outputs:
+        return set()
+    producer = {t: i for i, n in enumerate(graph.node) for t in n.output}
+    reaches: dict[int, set[str]] = defaultdict(set)
+    for name in outputs:
+        stack = [producer[name]] if name in producer else []
+        seen: set[int] = set()
+        while stack:
+            i = stack.pop()
+            if i in seen:
+                continue
+            seen.add(i)
+            reaches[i].add(name)
+            stack.extend(producer[t] for t in graph.node[i].input if t in producer)
+    return {i for i, names in reaches.items() if names == {"embedding"}}
+
+
 def partition(model) -> Partition:
     g = model.graph
     ids = _node_ids(g)
@@ -74,6 +97,7 @@ def partition(model) -> Partition:
         raise ValueError("graph has no Conv node: not an agegender-edge CNN")
     after_conv = _downstream(g, set(convs))
     post = _downstream(g, {i for i, n in enumerate(g.node) if n.op_type in POSTPROCESS_SEEDS})
+    post |= _embedding_only(g)
     backbone = after_conv - post
     pre = set(range(len(g.node))) - after_conv - post
     # Constant nodes feeding only one region belong to it; a Constant upstream of nothing runs

@@ -1,4 +1,5 @@
-"""Declarative deployment recipes (``export/recipes/*.toml``).
+"""Declarative deployment recipes (``agegender_edge/engine/data/recipes/*.toml``, package data: a
+wheel carries them).
 
 A recipe names a target (V100 server, Jetson Xavier / Orin, TensorRT 11 server), the TensorRT
 range it is for, the precision path, the batch profile, the workspace, an optional DLA core, and
@@ -25,7 +26,7 @@ PRECISION_PATHS = {
 }
 PRECISION_OF_PATH = {"fp32": "fp32", "builder-fp16": "fp16", "strongly-typed-fp16": "fp16",
                      "int8-calibrated": "int8", "int8-qdq": "int8"}
-RECIPE_DIR = Path(__file__).resolve().parents[2] / "export" / "recipes"
+RECIPE_DIR = Path(__file__).resolve().parent / "data" / "recipes"
 _VERSION_RANGE = re.compile(r"^\s*(>=|<|<=|==|>)\s*(\d+(?:\.\d+){0,2})\s*$")
 
 

@@ -2,8 +2,8 @@
 
 ``label(sources, out_dir, engine="local" | "ray")`` — the local engine runs the streaming
 ``Predictor`` in this process; the Ray engine runs one Predictor per Ray Data actor, on a local
-cluster or a real one. pyarrow (and ray, for the Ray engine) come with the ``[distributed]``
-extra and are imported only when labelling starts.
+cluster or a real one. pyarrow comes with the ``[parquet]`` extra, pyarrow and ray (the Ray
+engine) with ``[distributed]``; both are imported only when labelling starts.
 """
 from __future__ import annotations
 

@@ -28,6 +28,7 @@ class LabelSummary:
     seconds: float               # wall time of the labelling (model loads included; cluster start / stop not)
     startup_seconds: float       # Ray: starting or joining the cluster; 0 for local
     actors: Optional[int] = None
+    failed: tuple[str, ...] = ()  # the error messages (each names its file) of the first FAILED_LISTED failures
 
     @property
     def images_per_second(self) -> float:
@@ -39,8 +40,8 @@ class LabelSummary:
     def describe(self) -> str:
         if self.images == 0 and self.skipped == self.sources:
             return f"nothing to label: all {self.sources} images are already in {self.out_dir}"
-        text = (f"{self.images} images labelled ({self.faces} faces, {self.no_face_images} without a face, "
-                f"{self.errors} errors) in {self.seconds:.1f} s = {self.images_per_second:.1f} images/s")
+        text = (f"{_plural(self.images, 'image')} labelled ({_plural(self.faces, 'face')}, {self.no_face_images} "
+                f"without a face, {_plural(self.errors, 'error')}) in {self.seconds:.1f} s = {self.images_per_second:.1f} images/s")
         if self.engine == "ray":
             text += f" with {self.actors} actor(s); Ray start-up {self.startup_seconds:.1f} s"
         if self.skipped:
@@ -48,12 +49,16 @@ class LabelSummary:
         return text + f"; {self.shards} shard(s) written to {self.out_dir}"
 
 
-def _require(module: str, feature: str):
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _require(module: str, feature: str, extra: str):
     import importlib
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise MissingDependencyError(module.split(".")[0], "distributed", feature) from None
+        raise MissingDependencyError(module.split(".")[0], extra, feature) from None
 
 
 def _check_model(model: Optional[str]) -> None:
@@ -68,7 +73,8 @@ def _check_model(model: Optional[str]) -> None:
 
 def label(sources: Union[str, Path, Iterable[Union[str, Path]]], out_dir: Union[str, Path], engine: str = "local",
           *, model: Optional[str] = None, backend: str = "auto", device: Optional[str] = None,
-          detector: Optional[str] = "auto", batch_size: int = 32, max_faces: int = 64,
+          detector: Optional[str] = "auto", min_detection_score: Optional[float] = None,
+          batch_size: int = 32, max_faces: int = 64,
           max_pixels: Optional[int] = None, recursive: bool = False, path_column: str = DEFAULT_PATH_COLUMN,
           address: Optional[str] = None, actors: Optional[int] = None, gpus_per_actor: float = 0.0,
           cpus_per_actor: Optional[float] = None, num_cpus: Optional[int] = None, block_images: int = 64,
@@ -80,6 +86,7 @@ def label(sources: Union[str, Path, Iterable[Union[str, Path]]], out_dir: Union[
     engine: "local" (this process, the streaming Predictor) or "ray" (Ray Data actors; a local
         cluster unless ``address`` or $RAY_ADDRESS names one, or ``ray.init`` was already called).
     detector: a detector spec as for Predictor, or None / "none" for ready-cropped faces.
+    min_detection_score: as for Predictor (None: the detector's default).
     Rerunning with the same ``out_dir`` skips the images already written. Bad sources, an unusable
     ``out_dir`` or a missing extra raise (LabelInputError, MissingDependencyError) before any work.
     """
@@ -89,9 +96,14 @@ def label(sources: Union[str, Path, Iterable[Union[str, Path]]], out_dir: Union[
         raise LabelInputError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
     if batch_size < 1 or block_images < 1 or shard_images < 1:
         raise LabelInputError("batch_size, block_images and shard_images must be >= 1")
-    _require("pyarrow", "agegender-edge label (Parquet output)")
+    from ..detection.base import check_min_score
+    try:
+        min_detection_score = check_min_score(min_detection_score)
+    except ValueError as exc:
+        raise LabelInputError(str(exc)) from None
+    _require("pyarrow", "agegender-edge label (Parquet output)", "parquet")
     if engine == "ray":
-        _require("ray.data", "--engine ray")
+        _require("ray.data", "--engine ray", "distributed")
     if isinstance(sources, (str, Path)):
         sources = [sources]
     images = expand_sources([str(s) for s in sources], recursive=recursive, path_column=path_column)
@@ -105,7 +117,7 @@ def label(sources: Union[str, Path, Iterable[Union[str, Path]]], out_dir: Union[
     pending = [s for s in images if s not in done]
     settings = PredictorSettings(model=model, backend=backend, device=device, detector=detector_spec(detector),
                                  batch_size=batch_size, max_faces=max_faces,
-                                 max_pixels=max_pixels)
+                                 max_pixels=max_pixels, min_detection_score=min_detection_score)
     writer = ShardWriter(out, shard_images=shard_images, shard_seconds=shard_seconds)
     show = progress if progress is not None else sys.stderr.isatty()
     startup, shutdown, n_actors = 0.0, 0.0, None
@@ -131,4 +143,4 @@ def label(sources: Union[str, Path, Iterable[Union[str, Path]]], out_dir: Union[
     return LabelSummary(out_dir=str(out), engine=engine, sources=len(images), skipped=len(images) - len(pending),
                         images=s.images, faces=s.faces, no_face_images=s.no_face_images, errors=s.errors,
                         shards=s.shards, seconds=round(seconds, 3), startup_seconds=round(startup, 3),
-                        actors=n_actors)
+                        actors=n_actors, failed=tuple(s.failed))

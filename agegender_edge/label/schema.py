@@ -1,4 +1,4 @@
-"""The label dataset's row layout (schema version 1), documented in docs/SCALE.md.
+"""The label dataset's row layout (schema version 2), documented in docs/SCALE.md.
 
 One row per face; one row per image without a face (``face_index`` null, ``num_faces`` 0) and one
 per image that failed (``error_type`` / ``error`` set) — so every input image has at least one row
@@ -16,7 +16,7 @@ from .._version import __version__
 from ..labels import AGE_GROUP_LABELS
 from ..results import ImageResult
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2   # 2: face_index counts from 1 (as `predict`), 1: from 0
 # Parquet schema metadata keys (every shard carries them)
 SCHEMA_VERSION_KEY = "agegender_edge.label.schema_version"
 SDK_VERSION_KEY = "agegender_edge.version"
@@ -35,7 +35,7 @@ _COLUMNS: tuple[tuple[str, str, bool, str], ...] = (
     ("width", "int32", False, "image width in pixels (0 when it could not be read)"),
     ("height", "int32", False, "image height in pixels (0 when it could not be read)"),
     ("num_faces", "int32", False, "faces found in this image (0 on no-face and error rows)"),
-    ("face_index", "int32", True, "0-based face number in the image; null on no-face and error rows"),
+    ("face_index", "int32", True, "face number in the image, from 1 (as `predict`); null on no-face and error rows"),
     ("box_x", "float64", True, "detected face box, top-left x (pixels of the original image)"),
     ("box_y", "float64", True, "detected face box, top-left y"),
     ("box_width", "float64", True, "detected face box width"),
@@ -96,7 +96,7 @@ def rows_from_result(result: ImageResult, source: str, model_name: str, model_sh
     if result.error is not None or not result.faces:
         return [dict(base, error_type=result.error_type, error=result.error)]
     rows = []
-    for i, face in enumerate(result.faces):
+    for i, face in enumerate(result.faces, start=1):   # numbered from 1, as `predict` numbers faces
         row = dict(base, face_index=i,
                    box_x=face.box.x, box_y=face.box.y, box_width=face.box.width, box_height=face.box.height,
                    crop_x=face.crop_box.x, crop_y=face.crop_box.y, crop_width=face.crop_box.width,

@@ -17,6 +17,7 @@ class PredictorSettings:
     max_pixels: Optional[int] = None     # None: the Predictor's default (50 MP)
     workers: Optional[int] = None        # decode / detect threads per Predictor; None: the Predictor's choice
     intra_op_threads: int = 0            # ONNX Runtime threads per Predictor; 0: the Predictor's choice
+    min_detection_score: Optional[float] = None   # None: the detector's default
 
     def build(self):
         """A Predictor with these settings (imports ONNX Runtime / OpenCV here, not before)."""
@@ -33,7 +34,8 @@ class PredictorSettings:
             threads["ort_options"] = OrtOptions(intra_op_threads=self.intra_op_threads, allow_spinning=False)
         predictor = Predictor(model=self.model, backend=self.backend, device=self.device, detector=self.detector,
                               batch_size=self.batch_size, max_faces=self.max_faces,
-                              max_pixels=self.max_pixels or DEFAULT_MAX_PIXELS, **threads)
+                              max_pixels=self.max_pixels or DEFAULT_MAX_PIXELS,
+                              min_detection_score=self.min_detection_score, **threads)
         try:
             check_age_groups(predictor.metadata.age_groups, str(predictor.model_path))
         except BaseException:

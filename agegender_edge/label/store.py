@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .schema import COLUMN_NAMES, SCHEMA_VERSION, SCHEMA_VERSION_KEY, arrow_schema
@@ -29,7 +29,11 @@ def open_output(out_dir: Path) -> set[str]:
 
     if out_dir.exists() and not out_dir.is_dir():
         raise LabelInputError(f"{out_dir}: --out exists and is not a folder")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    parent = out_dir.absolute().parent
+    if not out_dir.exists() and not parent.is_dir():
+        # one policy for outputs (docs/ERRORS.md): only the last level is created, never a typo's parents
+        raise LabelInputError(f"{out_dir}: --out's folder {parent} does not exist (create it first)")
+    out_dir.mkdir(exist_ok=True)
     done: set[str] = set()
     # every visible Parquet file is checked; names starting with '.' or '_' are skipped, as dataset
     # readers (pyarrow, Spark, Ray) skip them
@@ -53,6 +57,9 @@ def open_output(out_dir: Path) -> set[str]:
     return done
 
 
+FAILED_LISTED = 20   # error messages kept for the summary (every one is in the dataset's error column)
+
+
 @dataclass
 class WriteStats:
     images: int = 0
@@ -61,6 +68,7 @@ class WriteStats:
     errors: int = 0
     shards: int = 0
     rows: int = 0
+    failed: list = field(default_factory=list)   # the first FAILED_LISTED error messages (they name the file)
 
 
 class ShardWriter:
@@ -148,4 +156,9 @@ class ShardWriter:
         errors = pc.sum(pc.is_valid(table.column("error"))).as_py() or 0
         s.faces += faces
         s.errors += errors
+        if errors and len(s.failed) < FAILED_LISTED:
+            failed = table.filter(pc.is_valid(table.column("error")))
+            for source, message in zip(failed.column("source").to_pylist(), failed.column("error").to_pylist()):
+                if len(s.failed) < FAILED_LISTED:
+                    s.failed.append(message if source in message else f"{source}: {message}")
         s.no_face_images += table.num_rows - faces - errors

@@ -28,10 +28,13 @@ class LabelledFaces:
 
 
 def load_labelled(data: Path, split: Optional[str] = None, folds: Optional[set[int]] = None,
-                  limit: Optional[int] = None) -> LabelledFaces:
-    """An .h5 from 'prepare', or a folder of UTKFace-named images (unreadable files are skipped
-    and listed by name)."""
+                  limit: Optional[int] = None, aaf_manifest: Optional[Path] = None) -> LabelledFaces:
+    """An .h5 from 'prepare', a folder of UTKFace-named images, or (with ``aaf_manifest``) a
+    folder of All-Age-Faces images read through its manifest (train/data/aaf.py: only listed
+    files; ``split`` selects manifest rows). Unreadable files are skipped and listed by name."""
     data = Path(data)
+    if aaf_manifest is not None:
+        return _load_aaf(data, Path(aaf_manifest), split, limit)
     if data.is_file() and data.suffix in (".h5", ".hdf5"):
         from .data.h5pack import read_h5
         arr = read_h5(data, split=split, folds=folds, limit=limit)
@@ -67,9 +70,37 @@ def load_labelled(data: Path, split: Optional[str] = None, folds: Optional[set[i
     return LabelledFaces(chips, np.array(g), np.array(grp), np.array(a, dtype=np.float32), np.array(race), files, skipped)
 
 
-def predictions_from_results(results, group_rule: str) -> Predictions:
-    """Runtime results -> Predictions; ``group_rule`` is the model's metadata.age_group_rule, so
-    the evaluated age group is the one the runtime reports."""
+def _load_aaf(folder: Path, manifest: Path, split: Optional[str], limit: Optional[int]) -> LabelledFaces:
+    from ..errors import InvalidImageError
+    from ..imageio import DEFAULT_MAX_PIXELS, load_image
+    from .data.aaf import read_aaf
+    from .data.records import DropCounter
+
+    drops = DropCounter()
+    chips, g, a, grp, files = [], [], [], [], []
+    skipped: dict[str, list[str]] = {}
+    for rec in read_aaf(folder, manifest, drops, {split} if split else None):
+        try:
+            bgr = load_image(rec.path, None, DEFAULT_MAX_PIXELS).bgr
+        except InvalidImageError:
+            skipped.setdefault("unreadable_image", []).append(rec.source_name)
+            continue
+        chips.append(bgr[:, :, ::-1])
+        g.append(rec.gender); a.append(rec.age); grp.append(rec.age_group); files.append(rec.source_name)
+        if limit and len(chips) >= limit:
+            break
+    for reason, n in drops.counts.items():
+        skipped[reason] = list(drops.examples.get(reason, [])) + [f"... {n} in all"]
+    if not chips:
+        raise FileNotFoundError(f"{folder}: none of the manifest's AAF images found")
+    return LabelledFaces(chips, np.array(g), np.array(grp), np.array(a, dtype=np.float32),
+                         np.full(len(g), -1), files, skipped)
+
+
+def predictions_from_results(results, group_rule: str = "argmax") -> Predictions:
+    """Runtime results -> Predictions. The runtime reports the most probable group ("argmax",
+    decode.py), so that is the evaluated group; the report's extra carries the other rule's
+    accuracy (the group of the reported age)."""
     g, p, m = [], [], []
     for r in results:
         if not r.ok or not r.faces:
@@ -87,7 +118,7 @@ def predict_onnx(model: Path, faces: LabelledFaces, batch_size: int = 64) -> Pre
     from ..predictor import Predictor
 
     with Predictor(model=model, detector=None, batch_size=batch_size, backend="onnxruntime", device="cpu") as p:
-        return predictions_from_results(p.predict_faces(faces.chips, colour_order="RGB"), p.metadata.age_group_rule)
+        return predictions_from_results(p.predict_faces(faces.chips, colour_order="RGB"))
 
 
 def predict_onnx_detected(model: Path, faces: LabelledFaces, detector: str, batch_size: int = 64
@@ -115,10 +146,9 @@ def predict_onnx_detected(model: Path, faces: LabelledFaces, detector: str, batc
         if miss_idx:
             for i, r in zip(miss_idx, p.predict_faces([faces.chips[i] for i in miss_idx], colour_order="RGB")):
                 picked[i] = r.faces[0]
-        rule = p.metadata.age_group_rule
     from ..results import ImageResult
-    return predictions_from_results([ImageResult(source=f, faces=[face]) for f, face in zip(faces.files, picked)],
-                                    rule), missed
+    return predictions_from_results([ImageResult(source=f, faces=[face]) for f, face in zip(faces.files, picked)]), \
+        missed
 
 
 def predict_onnx_oversampled(model: Path, faces: LabelledFaces, batch_size: int = 64) -> Predictions:

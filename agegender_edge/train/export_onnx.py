@@ -1,9 +1,11 @@
 """PyTorch checkpoint -> ONNX with metadata, checked by onnx.checker and an ONNX Runtime parity run.
 
 The exported graph takes raw 0-255 pixels ``input`` [N,3,H,W] (colour order from the metadata)
-and returns the five named outputs of metadata.OUTPUT_NAMES. Normalisation, softmax, expected
-age, std and group sums are inside the graph, so every runtime (Python, C++, TensorRT,
-DeepStream) decodes identically.
+and returns the five named outputs of metadata.OUTPUT_NAMES, plus the face descriptor
+``embedding`` [N,D] (L2-normalised; metadata ``embedding`` section) for every architecture with a
+``features`` method (postprocess.DeployModel). Normalisation, softmax, expected age, std, group
+sums and the descriptor's normalisation are inside the graph, so every runtime (Python, C++,
+TensorRT, DeepStream) decodes identically.
 """
 from __future__ import annotations
 
@@ -17,13 +19,15 @@ import torch
 
 from ..labels import AGE_GROUP_LABELS, GENDER_LABELS
 from ..engine.onnx_meta import write_metadata
-from ..metadata import OUTPUT_AGE_MEAN, OUTPUT_AGE_STD, OUTPUT_NAMES, AlignSpec, ModelMetadata
+from ..metadata import (OUTPUT_AGE_MEAN, OUTPUT_AGE_STD, OUTPUT_EMBEDDING, OUTPUT_NAMES, AlignSpec, EmbeddingSpec,
+                        ModelMetadata)
 from .models.registry import get_arch
-from .postprocess import DeployModel, age_bins_for
+from .postprocess import DeployModel, age_bins_for, descriptor_dim
 
 LICENCE_NONCOMMERCIAL = (
-    "Weights trained on UTKFace (and/or Adience): non-commercial research use only, as the "
-    "datasets' terms require. Code: see the project's licence."
+    "Weights trained on UTKFace (and/or All-Age-Faces, Adience): non-commercial research use only, "
+    "as the datasets' terms require (a pretrained backbone's own licence, e.g. dlib's CC0 "
+    "face-recognition ResNet, does not lift that). Code: see the project's licence."
 )
 
 
@@ -71,12 +75,37 @@ def checkpoint_align(state: dict) -> Optional[AlignSpec]:
     return _align_from_dict(json.loads(text)) if text else None
 
 
+def embedding_spec(net: torch.nn.Module, meta: ModelMetadata) -> Optional[EmbeddingSpec]:
+    """The ``embedding`` metadata section for ``net`` (None: no descriptor protocol). A threshold
+    already in ``meta.embedding`` (training/embedding_threshold.py) is kept."""
+    dim = descriptor_dim(net, meta.input.size)
+    if not dim:
+        return None
+    old = meta.embedding
+    return EmbeddingSpec(dim=dim, source="face_recognition" if hasattr(net, "embedding") else "pooled_features",
+                         flip="mean" if meta.flip_tta else "none",
+                         match_threshold=old.match_threshold if old is not None and old.dim == dim else None,
+                         threshold_fitted_on=old.threshold_fitted_on if old is not None and old.dim == dim else "")
+
+
+def deploy_outputs(meta: ModelMetadata) -> list[str]:
+    """The exported graph's output names: the five, then the descriptor when the metadata has one."""
+    return list(OUTPUT_NAMES) + ([OUTPUT_EMBEDDING] if meta.embedding is not None else [])
+
+
 def export_onnx(net: torch.nn.Module, meta: ModelMetadata, out_path: Path, opset: int = 17) -> Path:
-    """Export ``net`` wrapped in DeployModel; writes metadata_props and checks the model."""
+    """Export ``net`` wrapped in DeployModel; writes metadata_props (with the ``embedding``
+    section when the architecture has ``features``) and checks the model."""
     import onnx
 
     num_bins = len(meta.age_bins)
-    deploy = DeployModel(net.eval(), num_bins, meta.input.mean, meta.input.std, flip_tta=meta.flip_tta).eval()
+    net = net.eval()
+    if hasattr(net, "fused"):   # an architecture's inference form (e.g. dlib_resnet: Affine folded into convs)
+        net = net.fused()
+    meta = meta.replace(embedding=embedding_spec(net, meta))
+    deploy = DeployModel(net, num_bins, meta.input.mean, meta.input.std, flip_tta=meta.flip_tta,
+                         with_embedding=meta.embedding is not None).eval()
+    names = deploy_outputs(meta)
     h, w = meta.input.size
     dummy = torch.zeros(2, 3, h, w)
     out_path = Path(out_path)
@@ -87,8 +116,8 @@ def export_onnx(net: torch.nn.Module, meta: ModelMetadata, out_path: Path, opset
     with torch.no_grad():
         torch.onnx.export(
             deploy, (dummy,), str(tmp), dynamo=False, opset_version=opset,
-            input_names=[meta.input.name], output_names=list(OUTPUT_NAMES),
-            dynamic_axes={meta.input.name: {0: "batch"}, **{n: {0: "batch"} for n in OUTPUT_NAMES}},
+            input_names=[meta.input.name], output_names=names,
+            dynamic_axes={meta.input.name: {0: "batch"}, **{n: {0: "batch"} for n in names}},
             do_constant_folding=True,
         )
     model = onnx.load(str(tmp))
@@ -103,18 +132,19 @@ def export_onnx(net: torch.nn.Module, meta: ModelMetadata, out_path: Path, opset
 def parity_check(net: torch.nn.Module, meta: ModelMetadata, onnx_path: Path, faces: np.ndarray,
                  tolerance: float = 1e-4) -> ParityResult:
     """Run the same real faces (uint8 NHWC RGB at the network input size) through PyTorch
-    (fp32) and ONNX Runtime; report the max abs diff per output."""
+    (fp32) and ONNX Runtime; report the max abs diff per output (the descriptor included)."""
     import onnxruntime as ort
 
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    names = [o.name for o in sess.get_outputs() if o.name in (*OUTPUT_NAMES, OUTPUT_EMBEDDING)]
     deploy = DeployModel(net.eval(), len(meta.age_bins), meta.input.mean, meta.input.std,
-                         flip_tta=meta.flip_tta).eval()
+                         flip_tta=meta.flip_tta, with_embedding=OUTPUT_EMBEDDING in names).eval()
     x = faces if meta.input.colour_order == "RGB" else faces[..., ::-1]
     x = np.ascontiguousarray(x.transpose(0, 3, 1, 2)).astype(np.float32)
     with torch.no_grad():
         ref = [t.numpy() for t in deploy(torch.from_numpy(x))]
-    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    got = sess.run(list(OUTPUT_NAMES), {meta.input.name: x})
-    diffs = {name: float(np.max(np.abs(r - g))) for name, r, g in zip(OUTPUT_NAMES, ref, got)}
+    got = sess.run(names, {meta.input.name: x})
+    diffs = {name: float(np.max(np.abs(r - g))) for name, r, g in zip(names, ref, got)}
     return ParityResult(n=len(x), max_abs_diff=diffs, tolerance=tolerance)
 
 

@@ -56,6 +56,15 @@ class EvalReport:
         d["age_groups"] = list(AGE_GROUP_LABELS)
         return d
 
+    def intervals(self) -> str:
+        """The headline figures with their 95% bootstrap intervals (extra["ci95"]), one line."""
+        ci = self.extra.get("ci95", {})
+        parts = [f"{label} {getattr(self, key):.4f} [{ci[key][0]:.4f}, {ci[key][1]:.4f}]"
+                 for key, label in (("gender_accuracy", "gender"), ("age_mae", "MAE"),
+                                    ("age_group_accuracy", "8-group"), ("one_off_accuracy", "1-off"))
+                 if key in ci and getattr(self, key) is not None]
+        return "95% intervals: " + "  ".join(parts) if parts else ""
+
     def summary(self) -> str:
         mae = f"{self.age_mae:.2f}" if self.age_mae is not None else "n/a"
         return (f"n={self.n}  gender {self.gender_accuracy:.4f}  8-group {self.age_group_accuracy:.4f}  "
@@ -75,6 +84,17 @@ def _row(mask, pred: Predictions, gender, age_group, age, labels) -> GroupRow:
     return GroupRow(*labels, n=int(mask.sum()), gender_accuracy=_mean(g_ok),
                     age_group_accuracy=_mean(diff == 0), one_off_accuracy=_mean(diff <= 1),
                     age_mae=_mean(err))
+
+
+def _intervals(pred: Predictions, gender, age_group, age) -> dict[str, list[float]]:
+    """95% bootstrap intervals of the headline figures (train/intervals.py)."""
+    from .intervals import mean_interval
+
+    known, exact = age_group >= 0, np.isfinite(age)
+    diff = np.abs(pred.age_group[known] - age_group[known])
+    per_item = {"gender_accuracy": pred.gender == gender, "age_group_accuracy": diff == 0,
+                "one_off_accuracy": diff <= 1, "age_mae": np.abs(pred.age_years[exact] - age[exact])}
+    return {k: [round(v, 4) for v in mean_interval(x)] for k, x in per_item.items() if x.size}
 
 
 def evaluate_predictions(pred: Predictions, gender: np.ndarray, age_group: np.ndarray,
@@ -110,6 +130,7 @@ def evaluate_predictions(pred: Predictions, gender: np.ndarray, age_group: np.nd
     extra = {"age_group_rule": pred.group_rule,
              f"age_group_accuracy_{alt.group_rule}": float(np.mean(alt_diff == 0)) if alt_diff.size else None,
              f"one_off_accuracy_{alt.group_rule}": float(np.mean(alt_diff <= 1)) if alt_diff.size else None}
+    extra["ci95"] = _intervals(pred, gender, age_group, age)
     return EvalReport(
         n=n,
         gender_accuracy=overall.gender_accuracy or 0.0,

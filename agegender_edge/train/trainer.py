@@ -22,7 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .augment import center_crop, degrade, photometric, random_affine_crop, random_crop_flip, to_tensor
-from .data.h5pack import FaceArrays, read_h5
+from .data.h5pack import FaceArrays, concat_faces, read_h5
 from .metrics import EvalReport, Predictions, evaluate_predictions
 from .models.registry import create_model, get_arch
 from .postprocess import AgeGenderOutputs, Normalize, age_bins_for, bin_to_group_matrix
@@ -32,6 +32,9 @@ from .postprocess import AgeGenderOutputs, Normalize, age_bins_for, bin_to_group
 class TrainConfig:
     model: str = "edge_resnet"
     data: str = ""
+    # more packed .h5 files whose train / val splits join ``data``'s (e.g. UTKFace + All-Age-Faces,
+    # cut with the same alignment; file names must be unique across them)
+    more_data: list[str] = dataclasses.field(default_factory=list)
     out_dir: str = "runs/edge_resnet"
     train_split: str = "train"
     val_split: str = "val"
@@ -204,7 +207,8 @@ class Trainer:
     # -- data -----------------------------------------------------------------------------
     def _resize(self, arr: FaceArrays) -> FaceArrays:
         import cv2
-        size = self.arch.crop.resize_to
+        # aligned crops are stored at the architecture's training size; chips follow the crop rule
+        size = self.arch.train_size if self._align_spec() else self.arch.crop.resize_to
         if arr.images.shape[1] == size:
             return arr
         interp = cv2.INTER_AREA if arr.images.shape[1] > size else cv2.INTER_LINEAR
@@ -217,8 +221,9 @@ class Trainer:
             train = read_h5(Path(cfg.data), folds={f for f in range(5) if f != cfg.val_fold}, limit=cfg.max_train)
             val = read_h5(Path(cfg.data), folds={cfg.val_fold}, limit=cfg.max_val)
         else:
-            train = read_h5(Path(cfg.data), split=cfg.train_split, limit=cfg.max_train)
-            val = read_h5(Path(cfg.data), split=cfg.val_split, limit=cfg.max_val)
+            paths = [Path(cfg.data)] + [Path(p) for p in cfg.more_data]
+            train = concat_faces([read_h5(p, split=cfg.train_split) for p in paths], cfg.max_train)
+            val = concat_faces([read_h5(p, split=cfg.val_split) for p in paths], cfg.max_val)
         if len(train) == 0 or len(val) == 0:
             raise ValueError(f"{cfg.data}: empty train ({len(train)}) or val ({len(val)}) selection")
         return self._resize(train), self._resize(val)
@@ -297,11 +302,17 @@ class Trainer:
         head.bias.copy_(w[-1])
 
     def _align_spec(self) -> Optional[str]:
-        """The .h5's alignment spec (JSON), carried into checkpoints and the exported metadata."""
+        """The .h5's alignment spec (JSON), carried into checkpoints and the exported metadata;
+        every data file must have been cut the same way."""
         import h5py
-        with h5py.File(self.cfg.data, "r") as f:
-            value = f.attrs.get("align")
-        return None if value is None else (value.decode() if isinstance(value, bytes) else str(value))
+        specs = []
+        for path in [self.cfg.data] + list(self.cfg.more_data):
+            with h5py.File(path, "r") as f:
+                value = f.attrs.get("align")
+            specs.append(None if value is None else (value.decode() if isinstance(value, bytes) else str(value)))
+        if any(json.loads(s or "null") != json.loads(specs[0] or "null") for s in specs[1:]):
+            raise ValueError(f"data files {[self.cfg.data] + list(self.cfg.more_data)} were cut with different alignments")
+        return specs[0]
 
     # -- checkpoints ----------------------------------------------------------------------
     def _state(self) -> dict:

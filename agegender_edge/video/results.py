@@ -83,9 +83,14 @@ class TrackSummary:
     age_group: str
     gender: str
     gender_probability: float
+    # the track's descriptor (moving average, unit norm): only with ``embeddings=True``
+    embedding: Optional[tuple[float, ...]] = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if d["embedding"] is None:
+            del d["embedding"]
+        return d
 
 
 @dataclass
@@ -102,6 +107,7 @@ class VideoStats:
     frames_detected: int = 0        # frames the detector ran on
     frames_dropped: int = 0         # live sources: stale frames replaced by newer ones (latest-frame policy)
     frames_skipped: int = 0         # frames that could not be decoded or processed (FrameResult.error)
+    scene_cuts: int = 0             # frames the cut detector flagged (motion not trusted there)
     faces: int = 0                  # faces inferred
     inference_flushes: int = 0      # predict_detected calls (faces of several frames each)
     faces_per_flush: list = field(default_factory=list)

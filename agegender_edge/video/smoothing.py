@@ -11,9 +11,8 @@ one more noisy look at the same answer. Each face is weighted by its quality:
 * gender: the weighted mean of the class probabilities (a linear opinion pool). Consecutive
   frames are strongly correlated, so multiplying them as independent evidence (averaging
   log-odds) would be over-confident; the linear pool stays calibrated.
-* age group: the weighted mean of the 8 group probabilities; the group is chosen from it by the
-  model's own rule (``metadata.age_group_rule``: argmax of the mean probabilities, or the group
-  nearest the smoothed age for "expected_age" models), exactly as for one image.
+* age group: the weighted mean of the 8 group probabilities; the group is the most probable one
+  of the mean, as decode.py chooses it for one image (whatever the model's ``age_group_rule``).
 * age: the per-frame results carry the distribution's quantiles (median, 10th and 90th
   percentile), not the 101 bins, so the distributions are averaged by their quantile functions
   (Vincent averaging): the smoothed median, q10 and q90 are the weighted means of the per-frame
@@ -31,7 +30,6 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ..labels import nearest_group, parse_group_label
 from ..results import FaceResult
 from .results import TrackEstimate
 
@@ -74,7 +72,6 @@ class TrackSmoother:
         self.gender_labels = tuple(gender_labels)
         self.age_groups = tuple(age_groups)
         self.rule = age_group_rule
-        self._ranges = [parse_group_label(g) for g in self.age_groups] if age_group_rule == "expected_age" else None
         self.config = config
         self.history: deque[Observation] = deque(maxlen=config.history)
         self.count = 0
@@ -114,6 +111,27 @@ class TrackSmoother:
         self.history.append(Observation(frame, w, tuple(g), tuple(p), *map(float, a)))
         return self.estimate()
 
+    def merge(self, other: "TrackSmoother") -> None:
+        """Fold another smoother of the same person in (the tracker found two tracks to be one:
+        tracker.py, re-identification of a young track)."""
+        if other.count == 0:
+            return
+        if self._frame is not None and other._frame is not None and self.config.half_life is not None:
+            last = max(self._frame, other._frame)
+            self._decay_to(last)
+            f = 0.5 ** (max(0, last - other._frame) / self.config.half_life)
+        else:
+            last, f = other._frame if self._frame is None else max(self._frame, other._frame or 0), 1.0
+        self._frame = last
+        self._w += f * other._w
+        self._gender += f * other._gender
+        self._groups += f * other._groups
+        self._age += f * other._age
+        self.count += other.count
+        merged = sorted(list(self.history) + list(other.history), key=lambda o: o.frame)
+        self.history.clear()
+        self.history.extend(merged[-self.config.history:])
+
     def estimate(self) -> TrackEstimate:
         if self._w <= 0:
             raise ValueError("no observation yet")
@@ -121,7 +139,9 @@ class TrackSmoother:
         groups = self._groups / self._w
         age, low, high = (float(v) for v in self._age / self._w)
         gi = int(np.argmax(gender))
-        ai = nearest_group(age, self._ranges) if self._ranges is not None else int(np.argmax(groups))
+        # the most probable group of the averaged probabilities, as decode.py reports a frame's
+        # (whatever the model's age_group_rule; issue 21), so track and frame follow one rule
+        ai = int(np.argmax(groups))
         return TrackEstimate(age=age, age_interval_80=(low, high), age_group=self.age_groups[ai],
                              age_group_probability=float(groups[ai]), gender=self.gender_labels[gi],
                              gender_probability=float(gender[gi]), observations=self.count)

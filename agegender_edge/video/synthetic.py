@@ -2,9 +2,15 @@
 a background, encoded with cv2.VideoWriter (tests, benchmarks/video_bench.py).
 
 Each face follows a straight path between two key positions; faces are drawn in list order, so a
-later face passes in front of an earlier one. The ground truth per frame is every face's box
-(the chip's square, clipped to the frame) and its visible fraction (the share of the chip inside
-the frame and not covered by faces drawn after it).
+later face passes in front of an earlier one; opaque ``Panel``s are drawn over everything
+(occlusions). ``shots`` switch the background at given frames (hard cuts to another place).
+The ground truth per frame is every face's box (the chip's square, clipped to the frame) and its
+visible fraction (the share of the chip inside the frame and not covered by faces drawn after it
+or by a panel); ``label["person"]`` names who a face is (one person may be scripted as several
+faces, e.g. before and after a cut).
+
+Faces: UTKFace val chips (``utkface_val_chips``), LFW dev photos (``lfw_dev_faces``: real
+identities, in the wild) and AAF val photos (``aaf_val_faces``), each cut to a square chip.
 """
 from __future__ import annotations
 
@@ -36,6 +42,19 @@ class ScriptedFace:
 
 
 @dataclass(frozen=True)
+class Panel:
+    """An opaque rectangle drawn over the faces on frames ``first_frame..last_frame``."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+    first_frame: int
+    last_frame: int
+    colour: tuple[int, int, int] = (70, 80, 90)
+
+
+@dataclass(frozen=True)
 class TruthBox:
     face: int                        # index into the scene's faces
     box: tuple[float, float, float, float]   # x, y, w, h (clipped to the frame)
@@ -51,14 +70,19 @@ def background(width: int, height: int, seed: int = 0) -> np.ndarray:
     return np.clip(base + noise, 0, 255).astype(np.uint8)
 
 
-def render(faces: Sequence[ScriptedFace], n_frames: int, width: int, height: int, seed: int = 0
+def render(faces: Sequence[ScriptedFace], n_frames: int, width: int, height: int, seed: int = 0,
+           panels: Sequence[Panel] = (), shots: Sequence[int] = ()
            ) -> tuple[list[np.ndarray], list[list[TruthBox]]]:
-    """BGR frames and per-frame ground truth."""
-    bg = background(width, height, seed)
+    """BGR frames and per-frame ground truth. ``shots``: frames where the background changes to
+    another place (background seed + shot number), i.e. hard cuts."""
+    starts = sorted(set(shots))
+    # each shot another place: its own texture, channels rotated and brightness changed
+    bgs = [cv2.convertScaleAbs(np.roll(background(width, height, seed + k), k, axis=2), alpha=(1.0, 0.55, 1.35, 0.75)[k % 4])
+           for k in range(len(starts) + 1)]
     chips = [cv2.resize(f.chip, (f.size, f.size), interpolation=cv2.INTER_AREA) for f in faces]
     frames, truth = [], []
     for t in range(n_frames):
-        img = bg.copy()
+        img = bgs[sum(1 for s in starts if t >= s)].copy()
         owner = np.full((height, width), -1, dtype=np.int32)   # which face is on top at each pixel
         placed = []
         for k, (f, chip) in enumerate(zip(faces, chips)):
@@ -72,6 +96,13 @@ def render(faces: Sequence[ScriptedFace], n_frames: int, width: int, height: int
             img[y0:y1, x0:x1] = chip[y0 - y:y1 - y, x0 - x:x1 - x]
             owner[y0:y1, x0:x1] = k
             placed.append((k, (x0, y0, x1, y1)))
+        for p in panels:
+            if p.first_frame <= t <= p.last_frame:
+                x0, y0 = max(0, p.x), max(0, p.y)
+                x1, y1 = min(width, p.x + p.width), min(height, p.y + p.height)
+                if x0 < x1 and y0 < y1:
+                    img[y0:y1, x0:x1] = p.colour
+                    owner[y0:y1, x0:x1] = -2
         boxes = []
         for k, (x0, y0, x1, y1) in placed:
             visible = float((owner[y0:y1, x0:x1] == k).sum()) / float(faces[k].size ** 2)
@@ -154,4 +185,71 @@ def utkface_val_chips(utkface_dir: Path, n_female: int, n_male: int, seed: int =
         raise FileNotFoundError(f"{utkface_dir / 'images'}: a chosen chip cannot be read")
     labels = [{"gender": r["gender_name"], "age": int(r["age"]),
                "age_group": AGE_GROUP_LABELS[int(r["adience_group_nearest"])], "file": r["file"]} for r in chosen]
+    return chips, labels
+
+
+def _square(bgr: np.ndarray, fraction: float = 1.0) -> np.ndarray:
+    """The centred square of side ``fraction`` x the shorter side."""
+    h, w = bgr.shape[:2]
+    side = int(round(min(h, w) * fraction))
+    y0, x0 = (h - side) // 2, (w - side) // 2
+    return np.ascontiguousarray(bgr[y0:y0 + side, x0:x0 + side])
+
+
+def lfw_dev_faces(lfw_dir: Path, n_female: int, n_male: int, seed: int = 0) -> tuple[list[np.ndarray], list[dict]]:
+    """One photo each of ``n_female + n_male`` different LFW dev identities (``labels.csv``:
+    file, identity, gender), chosen by seed, cut to the centred 60 % square (LFW photos are
+    250 x 250 with the subject's face in the middle); labels carry gender, identity and file
+    (LFW has no ages)."""
+    import csv
+
+    lfw_dir = Path(lfw_dir)
+    with open(lfw_dir / "labels.csv", newline="") as fh:
+        rows = sorted(csv.DictReader(fh), key=lambda r: r["file"])
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for gender, n in (("F", n_female), ("M", n_male)):
+        first = {}
+        for r in rows:
+            if r["gender"].strip().upper() == gender:
+                first.setdefault(r["identity"], r)
+        pool = [first[k] for k in sorted(first)]
+        chosen += [pool[i] for i in rng.choice(len(pool), n, replace=False)]
+    chosen = [chosen[i] for i in rng.permutation(len(chosen))]
+    chips = []
+    for r in chosen:
+        img = cv2.imread(str(lfw_dir / "images" / r["file"]))
+        if img is None:
+            raise FileNotFoundError(f"{lfw_dir / 'images' / r['file']}: cannot be read")
+        chips.append(_square(img, 0.6))
+    labels = [{"gender": {"F": "female", "M": "male"}[r["gender"].strip().upper()], "identity": r["identity"],
+               "file": r["file"]} for r in chosen]
+    return chips, labels
+
+
+def aaf_val_faces(labels_csv: Path, images_dir: Path, n_female: int, n_male: int, seed: int = 0,
+                  min_age: int = 18) -> tuple[list[np.ndarray], list[dict]]:
+    """AAF val photos (the manifest's val split only; head crops ~300 x 340), cut to the
+    centred square; labels carry gender, age, the nearest Adience group and the file."""
+    import csv
+
+    from ..labels import AGE_GROUP_LABELS, age_to_group_nearest
+
+    with open(labels_csv, newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["split"] == "val" and int(r["age"]) >= min_age]
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for gender, n in (("F", n_female), ("M", n_male)):
+        pool = sorted((r for r in rows if r["gender"] == gender), key=lambda r: r["file"])
+        chosen += [pool[i] for i in rng.choice(len(pool), n, replace=False)]
+    chosen = [chosen[i] for i in rng.permutation(len(chosen))]
+    chips = []
+    for r in chosen:
+        img = cv2.imread(str(Path(images_dir) / r["file"]))
+        if img is None:
+            raise FileNotFoundError(f"{Path(images_dir) / r['file']}: cannot be read")
+        chips.append(_square(img, 1.0))
+    labels = [{"gender": {"F": "female", "M": "male"}[r["gender"]], "age": int(r["age"]),
+               "age_group": AGE_GROUP_LABELS[age_to_group_nearest(float(r["age"]))], "file": r["file"]}
+              for r in chosen]
     return chips, labels

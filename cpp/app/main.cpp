@@ -30,6 +30,8 @@ void usage(std::ostream& os) {
           "  -m, --model PATH        .onnx (or TensorRT .engine) model; default: $AGEGENDER_EDGE_MODEL or\n"
           "                          " << (default_model_path().empty() ? "(none configured)" : default_model_path()) << "\n"
           "  -d, --detector SPEC     auto | haar[:XML] | yunet[:ONNX] | none   (default: auto)\n"
+          "      --min-score X       detections scoring below X (0..1) are not faces (default: the\n"
+          "                          detector's: YuNet " << kYuNetDefaultMinScore << ", Haar 0)\n"
           "      --faces             images are face chips already (no detection), like predict_faces()\n"
           "  -b, --backend NAME      auto | opencv | tensorrt   (default: auto)\n"
           "      --batch-size N      faces per inference call (default 32)\n"
@@ -41,6 +43,7 @@ void usage(std::ostream& os) {
           "      --threads N         OpenCV threads (default: OpenCV's choice)\n"
           "      --no-verify-checksum  skip the weights_sha256 check\n"
           "      --json              print a JSON array of results (keys as Python's ImageResult.to_dict())\n"
+          "      --embeddings        include each face's descriptor ('embedding') in the JSON\n"
           "      --indent N          indent the JSON (default: compact)\n"
           "      --repeat N          run the whole prediction N times and print timing to stderr\n"
           "      --describe          print the model metadata and backend, then exit\n"
@@ -63,6 +66,17 @@ int to_int(const std::string& opt, const std::string& v, long long lo, long long
         return static_cast<int>(x);
     } catch (const std::exception&) {
         throw UsageError(opt + " needs an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], not '" + v + "'");
+    }
+}
+
+double to_score(const std::string& opt, const std::string& v) {
+    try {
+        std::size_t used = 0;
+        const double x = std::stod(v, &used);
+        if (used != v.size() || !(x >= 0.0 && x <= 1.0)) throw std::out_of_range("range");
+        return x;
+    } catch (const std::exception&) {
+        throw UsageError(opt + " needs a number between 0 and 1, not '" + v + "'");
     }
 }
 
@@ -110,6 +124,7 @@ int main(int argc, char** argv) {
             else if (a == "-m" || a == "--model") opts.model = value();
             else if (a == "-d" || a == "--detector") opts.detector = value();
             else if (a == "--faces") faces_only = true;
+            else if (a == "--min-score") opts.min_detection_score = to_score(a, value());
             else if (a == "-b" || a == "--backend") opts.runner.backend = value();
             else if (a == "--batch-size") opts.batch_size = to_int(a, value(), 1, 4096);
             else if (a == "--max-faces") opts.max_faces = to_int(a, value(), 1, 100000);
@@ -120,6 +135,7 @@ int main(int argc, char** argv) {
             else if (a == "--threads") opts.runner.threads = to_int(a, value(), 0, 1024);
             else if (a == "--no-verify-checksum") opts.runner.verify_checksum = false;
             else if (a == "--json") json = true;
+            else if (a == "--embeddings") opts.return_embeddings = true;
             else if (a == "--indent") indent = to_int(a, value(), 0, 16);
             else if (a == "--repeat") repeat = to_int(a, value(), 1, 1000000);
             else if (a == "--describe") describe = true;

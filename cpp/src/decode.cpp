@@ -79,11 +79,12 @@ std::vector<Prediction> decode_outputs(const Outputs& out, const ModelMetadata& 
         const float* g = gc.data();
         const float* a = &out.age_group[i * G];
         const std::size_t gi = static_cast<std::size_t>(std::max_element(g, g + S) - g);  // np.argmax: first max
-        std::size_t ai = static_cast<std::size_t>(std::max_element(a, a + G) - a);
+        // the most probable group, whatever the age rule (decode.py): age_group_probs[age_group] is the
+        // largest probability; the age in years keeps the metadata's age_estimate
+        const std::size_t ai = static_cast<std::size_t>(std::max_element(a, a + G) - a);
         // decode.py age_and_interval: the graph's mean, or the median of the bin distribution
         const float age = meta.age_estimate == "median" ? age_quantile(&out.age_bins[i * K], meta.age_bins, 0.5)
                                                         : out.age_mean[i];
-        if (meta.age_group_rule == "expected_age") ai = nearest_group(age, meta.age_groups);
         p.age_group = meta.age_groups[ai];
         for (std::size_t k = 0; k < G; ++k) p.age_group_probs.emplace_back(meta.age_groups[k], double(a[k]));
         p.age = age;
@@ -94,6 +95,9 @@ std::vector<Prediction> decode_outputs(const Outputs& out, const ModelMetadata& 
         p.gender = meta.gender_labels[gi];
         p.gender_probability = g[gi];
     }
+    const std::size_t D = static_cast<std::size_t>(meta.embedding_dim);
+    if (D && out.embedding.size() == n * D)
+        for (std::size_t i = 0; i < n; ++i) preds[i].embedding.assign(&out.embedding[i * D], &out.embedding[i * D] + D);
     return preds;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <stdexcept>
@@ -32,6 +33,13 @@ bool is_regular_file(const std::string& path) {
 }
 }  // namespace
 
+// "0.6", "0.75": as Python's f"{x:g}" for the thresholds used
+static std::string format_score(float v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", double(v));
+    return buf;
+}
+
 ChipCalibration::Chip ChipCalibration::chip(const Detection& d) const {
     const double side = scale * std::sqrt(std::max(d.width, 1e-6) * std::max(d.height, 1e-6));
     return {d.x + d.width * (0.5 + dx), d.y + d.height * (0.5 + dy), side};
@@ -45,6 +53,8 @@ std::vector<Detection> FaceDetector::detect(const cv::Mat& bgr) {
         cv::resize(bgr, small, cv::Size(std::max(1, py_round(w * scale)), std::max(1, py_round(h * scale))), 0, 0,
                    cv::INTER_AREA);
     std::vector<Detection> found = detect_one(small);
+    found.erase(std::remove_if(found.begin(), found.end(), [&](const Detection& d) { return d.score < min_score_; }),
+                found.end());
     if (scale < 1.0) {
         const double inv = 1.0 / scale;
         for (auto& d : found) {
@@ -73,8 +83,8 @@ struct HaarDetector::Impl {
 };
 
 HaarDetector::HaarDetector(const std::string& cascade_path, int max_side, int max_faces, double scale_factor,
-                           int min_neighbors, int min_size)
-    : FaceDetector(max_side, max_faces), impl_(std::make_unique<Impl>()), path_(cascade_path),
+                           int min_neighbors, int min_size, double min_score)
+    : FaceDetector(max_side, max_faces, min_score), impl_(std::make_unique<Impl>()), path_(cascade_path),
       scale_factor_(scale_factor), min_neighbors_(min_neighbors), min_size_(min_size) {
     if (!is_regular_file(path_)) throw ModelError(path_ + ": Haar cascade file not found");
     try {
@@ -118,7 +128,7 @@ struct YuNetDetector::Impl {
 
 YuNetDetector::YuNetDetector(const std::string& model_path, int max_side, int max_faces, float score_threshold,
                              float nms_threshold, int top_k, bool rotation_search)
-    : FaceDetector(max_side, max_faces), impl_(std::make_unique<Impl>()), path_(model_path),
+    : FaceDetector(max_side, max_faces, score_threshold), impl_(std::make_unique<Impl>()), path_(model_path),
       score_threshold_(score_threshold), nms_threshold_(nms_threshold), top_k_(top_k),
       rotation_search_(rotation_search) {
     if (!is_regular_file(path_)) throw ModelError(path_ + ": YuNet model file not found");
@@ -139,7 +149,7 @@ YuNetDetector::~YuNetDetector() = default;
 
 std::string YuNetDetector::describe() const {
     return "yunet (" + path_.substr(path_.find_last_of('/') == std::string::npos ? 0 : path_.find_last_of('/') + 1) +
-           (rotation_search_ ? ", rotation search)" : ")");
+           (rotation_search_ ? ", rotation search" : "") + ", min score " + format_score(score_threshold_) + ")";
 }
 
 // A detection in a copy turned by cv::rotate -> the same face in the (w x h) image, continuous
@@ -178,8 +188,10 @@ static std::vector<Detection> nms(const std::vector<Detection>& found, float sco
 
 std::vector<Detection> YuNetDetector::detect_one(const cv::Mat& bgr) {
     std::vector<Detection> found = detect_upright(bgr);
+    // a face is "confident" only if it is also kept (a threshold above kConfidentUpright)
+    const float confident_score = std::max(kConfidentUpright, score_threshold_);
     const bool confident = std::any_of(found.begin(), found.end(),
-                                       [](const Detection& d) { return d.score >= kConfidentUpright; });
+                                       [&](const Detection& d) { return d.score >= confident_score; });
     if (!rotation_search_ || confident) return found;
     for (const bool ccw : {true, false}) {
         cv::Mat turned;
@@ -245,7 +257,8 @@ std::vector<Detection> YuNetDetector::detect_upright(const cv::Mat& bgr) {
 
 // ---- factory ---------------------------------------------------------------------------------
 
-std::unique_ptr<FaceDetector> create_detector(const std::string& spec, int max_side, int max_faces) {
+std::unique_ptr<FaceDetector> create_detector(const std::string& spec, int max_side, int max_faces, double min_score) {
+    if (!(min_score <= 1.0)) throw std::invalid_argument("the detection score threshold must be between 0 and 1");
     const auto colon = spec.find(':');
     std::string kind = spec.substr(0, colon);
     std::transform(kind.begin(), kind.end(), kind.begin(), [](unsigned char ch) { return std::tolower(ch); });
@@ -260,13 +273,14 @@ std::unique_ptr<FaceDetector> create_detector(const std::string& spec, int max_s
         if (path.empty()) path = env("AGEGENDER_EDGE_HAAR");
         if (path.empty()) path = AGEGENDER_EDGE_DEFAULT_HAAR;
         if (path.empty()) throw ModelError("Haar detector needs its cascade XML: pass --detector haar:PATH or set AGEGENDER_EDGE_HAAR");
-        return std::make_unique<HaarDetector>(path, max_side, max_faces);
+        return std::make_unique<HaarDetector>(path, max_side, max_faces, 1.1, 5, 24, std::max(min_score, 0.0));
     }
     if (kind == "yunet") {
         if (path.empty()) path = env("AGEGENDER_EDGE_YUNET");
         if (path.empty()) path = AGEGENDER_EDGE_DEFAULT_YUNET;
         if (path.empty()) throw ModelError("YuNet needs its ONNX file: pass --detector yunet:PATH or set AGEGENDER_EDGE_YUNET");
-        return std::make_unique<YuNetDetector>(path, max_side, max_faces);
+        return std::make_unique<YuNetDetector>(path, max_side, max_faces,
+                                               min_score < 0 ? kYuNetDefaultMinScore : static_cast<float>(min_score));
     }
     throw std::invalid_argument("unknown detector '" + spec + "'; use 'auto', 'haar[:PATH]', 'yunet[:PATH]' or 'none'");
 }

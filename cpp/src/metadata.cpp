@@ -146,6 +146,18 @@ ModelMetadata ModelMetadata::from_json(const std::string& text, const std::strin
         if (d.contains("licence")) m.licence = d["licence"].get<std::string>();
         if (d.contains("weights_sha256") && !d["weights_sha256"].is_null())
             m.weights_sha256 = d["weights_sha256"].get<std::string>();
+        if (d.contains("embedding") && !d["embedding"].is_null()) {   // optional: metadata.py EmbeddingSpec
+            const json& e = d["embedding"];
+            if (!e.is_object()) throw std::invalid_argument("embedding is not an object");
+            m.embedding_dim = e.at("dim").get<int>();
+            if (e.contains("flip")) m.embedding_flip = e["flip"].get<std::string>();
+            if (e.contains("match_threshold") && !e["match_threshold"].is_null())
+                m.embedding_match_threshold = e["match_threshold"].get<double>();
+            const std::string output = e.contains("output") ? e["output"].get<std::string>() : kOutputEmbedding;
+            const std::string norm = e.contains("normalization") ? e["normalization"].get<std::string>() : "l2";
+            if (m.embedding_dim < 1 || output != kOutputEmbedding || norm != "l2")
+                throw std::invalid_argument("bad embedding section (dim >= 1, output 'embedding', normalization 'l2')");
+        }
     } catch (const json::exception& e) {
         throw ModelFormatError(source + ": malformed agegender_edge metadata (" + e.what() + ")");
     } catch (const std::invalid_argument& e) {
@@ -158,8 +170,10 @@ ModelMetadata ModelMetadata::from_json(const std::string& text, const std::strin
     if (s.colour_order != "RGB" && s.colour_order != "BGR") bad("input.colour_order must be 'RGB' or 'BGR'");
     if (s.layout != "NCHW") bad("input.layout '" + s.layout + "' is not supported (NCHW only)");
     if (s.height < 1 || s.width < 1 || s.height > 4096 || s.width > 4096) bad("input.size out of range");
-    if (m.crop.resize_to < std::max(s.height, s.width) || m.crop.resize_to > 8192)
-        bad("crop.resize_to must be at least the input size");
+    // resize_to below the input size is allowed: the chip then sits in a zero border (a ready chip
+    // framed like another crop convention, e.g. dlib_resnet's 140 px chip in a 150 px input)
+    if (m.crop.resize_to < 1 || m.crop.resize_to > 8192)
+        bad("crop.resize_to must be between 1 and 8192");
     if (m.crop.interpolation != "area" && m.crop.interpolation != "linear" && m.crop.interpolation != "cubic")
         bad("crop.interpolation must be area, linear or cubic");
     if (!s.normalize_in_graph)

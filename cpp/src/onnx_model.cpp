@@ -253,6 +253,9 @@ void check_io(const OnnxModelFile& model, const ModelMetadata& meta) {
     for (const char* out : kOutputNames)
         if (std::find(model.outputs.begin(), model.outputs.end(), out) == model.outputs.end())
             missing += (missing.empty() ? "" : ", ") + std::string(out);
+    if (meta.embedding_dim > 0 &&
+        std::find(model.outputs.begin(), model.outputs.end(), kOutputEmbedding) == model.outputs.end())
+        missing += (missing.empty() ? "" : ", ") + std::string(kOutputEmbedding) + " (the metadata describes it)";
     if (!missing.empty()) throw ModelFormatError(model.path + ": model lacks output(s) " + missing);
 }
 
@@ -289,7 +292,7 @@ void verify_weights(const OnnxModelFile& model, const ModelMetadata& meta) {
 }
 
 std::vector<std::uint8_t> rewrite_for_opencv_dnn(const std::vector<std::uint8_t>& model_bytes, int input_width,
-                                                 std::vector<std::string>* applied) {
+                                                 std::vector<std::string>* applied, std::string* embedding_features) {
     auto note = [&](const std::string& s) { if (applied) applied->push_back(s); };
     const auto model_fields = pb::parse(model_bytes.data(), model_bytes.size());
     const pb::Field* graph_field = last_field(model_fields, kModelGraph, 2);
@@ -469,6 +472,55 @@ std::vector<std::uint8_t> rewrite_for_opencv_dnn(const std::vector<std::uint8_t>
         note("constant '" + name + "': [1," + std::to_string(dims[1]) + ",1,1] -> [" + std::to_string(dims[1]) + ",1,1]");
     }
 
+    // the descriptor branch: nodes reaching the "embedding" output and no other output are cut
+    // off; the output becomes the one tensor the branch reads from the rest of the graph
+    std::string features;
+    if (graph_outputs.count(kOutputEmbedding)) {
+        std::vector<std::set<std::string>> reaches(nodes.size());
+        for (const auto& out : graph_outputs) {
+            std::vector<std::size_t> stack;
+            std::set<std::size_t> seen;
+            if (producer.count(out)) stack.push_back(producer.at(out));
+            while (!stack.empty()) {
+                const std::size_t i = stack.back();
+                stack.pop_back();
+                if (!seen.insert(i).second) continue;
+                reaches[i].insert(out);
+                for (const auto& in : nodes[i].inputs)
+                    if (producer.count(in)) stack.push_back(producer.at(in));
+            }
+        }
+        // A learnt projection on the way (dlib_resnet's 128-D descriptor layer, a MatMul / Gemm)
+        // stays in the graph: only the flip sum and the L2 normalisation move to the runner.
+        std::set<std::size_t> branch;
+        for (std::size_t i = 0; i < nodes.size(); ++i)
+            if (reaches[i] == std::set<std::string>{kOutputEmbedding} && nodes[i].op_type != "MatMul" &&
+                nodes[i].op_type != "Gemm")
+                branch.insert(i);
+        std::set<std::string> sources;
+        for (std::size_t i : branch) {
+            const Node& n = nodes[i];
+            // data inputs only: batch sizes read for the flip halves (Shape, Unsqueeze, Slice bounds) are not
+            if (n.op_type == "Shape" || n.op_type == "Unsqueeze" || n.op_type == "Constant") continue;
+            const bool eltwise = n.op_type == "Add" || n.op_type == "Sub" || n.op_type == "Mul" || n.op_type == "Div";
+            for (std::size_t k = 0; k < (eltwise ? n.inputs.size() : std::min<std::size_t>(1, n.inputs.size())); ++k) {
+                const std::string& in = n.inputs[k];
+                if (!in.empty() && producer.count(in) && !branch.count(producer.at(in)) && !consts.count(in))
+                    sources.insert(in);
+            }
+        }
+        if (sources.size() != 1)
+            throw ModelError("cannot find the pooled-feature tensor of the 'embedding' output (" +
+                             std::to_string(sources.size()) + " candidates)");
+        features = *sources.begin();
+        for (std::size_t i : branch) nodes[i].removed = true;
+        graph_outputs.erase(kOutputEmbedding);
+        graph_outputs.insert(features);
+        note("descriptor branch (" + std::to_string(branch.size()) + " nodes) cut off: output '" + features +
+             "', added and L2-normalised by the runner");
+    }
+    if (embedding_features) *embedding_features = features;
+
     // drop nodes whose outputs nobody reads
     for (bool changed = true; changed;) {
         changed = false;
@@ -507,6 +559,13 @@ std::vector<std::uint8_t> rewrite_for_opencv_dnn(const std::vector<std::uint8_t>
             auto it = reshaped.find(name);
             if (it != reshaped.end()) graph.field_bytes(kGraphInitializer, it->second);
             else graph.raw(g);
+        } else if (g.number == kGraphOutput && g.wire == 2 && !features.empty() &&
+                   string_field(pb::parse(g.data, g.size), 1) == kOutputEmbedding) {
+            pb::Writer vi;                                  // the output's ValueInfoProto, renamed (its type
+            vi.field_bytes(1, features);                    // [batch, D] float is the features' too)
+            for (const auto& f : pb::parse(g.data, g.size))
+                if (f.number != 1) vi.raw(f);
+            graph.field_bytes(kGraphOutput, vi.out);
         } else {
             graph.raw(g);
         }

@@ -31,7 +31,11 @@ Predictor::Predictor(const PredictorOptions& options) : options_(options) {
     if (model.empty()) throw ModelError("no model given and no default model configured (pass --model PATH)");
     options_.model = model;
     runner_ = create_runner(model, options_.runner);
-    detector_ = create_detector(options_.detector, options_.detect_max_side, options_.max_faces);
+    if (options_.return_embeddings && runner_->metadata().embedding_dim == 0)
+        throw ModelError(model + ": this model has no 'embedding' output (exported before the face descriptor "
+                         "existed; training/add_embedding_output.py adds it)");
+    detector_ = create_detector(options_.detector, options_.detect_max_side, options_.max_faces,
+                                options_.min_detection_score);
 }
 
 Predictor::~Predictor() = default;
@@ -80,6 +84,8 @@ std::vector<ImageResult> Predictor::run(std::vector<Prepared>& preps) {
         for (int i = 0; i < n; ++i) write_chw(*inputs[start + i], meta, batch.data() + per * i);
         ++calls_;
         auto preds = decode_outputs(runner_->infer(batch.data(), n), meta);
+        if (!options_.return_embeddings)
+            for (auto& p : preds) p.embedding.clear();   // off in results unless asked (predictor.py)
         decoded.insert(decoded.end(), preds.begin(), preds.end());
     }
     std::vector<ImageResult> results;

@@ -51,7 +51,9 @@ cv::Mat cut_square(const cv::Mat& bgr, int x0, int y0, int s) { return cut_rect(
 KeptRegion kept_region(double x0, double y0, double chip_w, double chip_h, const ModelMetadata& meta) {
     const int r = meta.crop.resize_to;
     const int h = meta.input.height, w = meta.input.width;
-    const int oy = (r - h) / 2, ox = (r - w) / 2;  // r >= h, w (metadata check): floor division
+    // Python's floor division (r may be below the input size: negative offsets, a zero border)
+    auto floor_half = [](int v) { return v >= 0 ? v / 2 : -((-v + 1) / 2); };
+    const int oy = floor_half(r - h), ox = floor_half(r - w);
     const double fx = chip_w / r, fy = chip_h / r;
     // the same double operations, in the same order, as preprocess.py (no FMA: -ffp-contract=off)
     const int rx0 = py_round(x0 + ox * fx), ry0 = py_round(y0 + oy * fy);

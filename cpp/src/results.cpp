@@ -35,6 +35,7 @@ ojson image_json(const ImageResult& r) {
         face["age_interval_80"] = {p.age_interval_80[0], p.age_interval_80[1]};
         face["gender"] = p.gender;
         face["gender_probability"] = p.gender_probability;
+        if (!p.embedding.empty()) face["embedding"] = p.embedding;   // only when asked for (as Python)
         if (f.landmarks) {
             ojson lm = ojson::array();
             for (const auto& pt : *f.landmarks) lm.push_back({pt[0], pt[1]});

@@ -24,7 +24,8 @@ public:
         check_io(model, meta_);
         std::vector<std::uint8_t> graph;
         try {
-            graph = rewrite_for_opencv_dnn(model.bytes, meta_.input.width, &rewrites_);
+            graph = rewrite_for_opencv_dnn(model.bytes, meta_.input.width, &rewrites_,
+                                           meta_.embedding_dim > 0 ? &features_ : nullptr);
         } catch (const ModelError& e) {
             throw ModelError(path + ": " + e.what());
         }
@@ -37,7 +38,9 @@ public:
         net_.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
         net_.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
         if (options.threads > 0) cv::setNumThreads(options.threads);
-        for (const char* name : kOutputNames)
+        names_.assign(kOutputNames.begin(), kOutputNames.end());
+        if (!features_.empty()) names_.push_back(features_);
+        for (const auto& name : names_)
             if (net_.getLayerId(name) < 0) throw ModelFormatError(path + ": OpenCV DNN finds no output '" + name + "'");
         self_test();
     }
@@ -55,8 +58,7 @@ public:
         std::vector<cv::Mat> outs;
         try {
             net_.setInput(blob, meta_.input.name);
-            static const std::vector<cv::String> names(kOutputNames.begin(), kOutputNames.end());
-            net_.forward(outs, names);
+            net_.forward(outs, names_);
         } catch (const cv::Exception& e) {
             throw ModelError(path_ + ": OpenCV DNN inference failed (" + first_line(e.err) + ")");
         }
@@ -68,6 +70,7 @@ public:
         take(outs[2], std::size_t(n), o.age_mean, "age_years");
         take(outs[3], std::size_t(n), o.age_std, "age_std");
         take(outs[4], std::size_t(n) * K, o.age_bins, "age_bin_probs");
+        if (!features_.empty()) embed(outs[5], n, o.embedding);
         return o;
     }
 
@@ -82,6 +85,28 @@ private:
             throw ModelFormatError(path_ + ": output '" + name + "' has " + std::to_string(m.total()) +
                                    " values, expected " + std::to_string(count) + " (does it match the metadata?)");
         dst.assign(m.ptr<float>(), m.ptr<float>() + count);
+    }
+
+    // The descriptor from the pooled features (the graph's ReduceL2 -> Clip -> Div, cut off for
+    // OpenCV 4.6): flip-TTA graphs carry 2n rows (faces, then mirrors), added; then each row
+    // divided by max(||row||, 1e-12), in float like the graph.
+    void embed(const cv::Mat& m, int n, std::vector<float>& dst) const {
+        const std::size_t D = static_cast<std::size_t>(meta_.embedding_dim);
+        const bool flip = meta_.embedding_flip == "mean";
+        const std::size_t rows = std::size_t(n) * (flip ? 2 : 1);
+        if (m.type() != CV_32F || m.total() != rows * D || !m.isContinuous())
+            throw ModelFormatError(path_ + ": descriptor features have " + std::to_string(m.total()) + " values, expected " +
+                                   std::to_string(rows * D) + " (does the embedding section match the model?)");
+        const float* f = m.ptr<float>();
+        dst.resize(std::size_t(n) * D);
+        for (std::size_t i = 0; i < std::size_t(n); ++i) {
+            float* d = &dst[i * D];
+            for (std::size_t k = 0; k < D; ++k) d[k] = flip ? f[i * D + k] + f[(i + n) * D + k] : f[i * D + k];
+            float ss = 0.0f;
+            for (std::size_t k = 0; k < D; ++k) ss += d[k] * d[k];
+            const float norm = std::max(std::sqrt(ss), 1e-12f);
+            for (std::size_t k = 0; k < D; ++k) d[k] /= norm;
+        }
     }
 
     // OpenCV DNN has broadcast the normalisation constants over the batch axis before (silently
@@ -117,6 +142,8 @@ private:
     ModelMetadata meta_;
     cv::dnn::Net net_;
     std::vector<std::string> rewrites_;
+    std::string features_;                 // the descriptor's feature tensor ("" = no descriptor)
+    std::vector<cv::String> names_;        // outputs fetched per forward()
 };
 
 }  // namespace

@@ -250,8 +250,8 @@ public:
         const std::size_t per_in = std::size_t(3) * meta_.input.height * meta_.input.width;
         Outputs o;
         o.n = n;
-        std::vector<float>* dst[5] = {&o.gender, &o.age_group, &o.age_mean, &o.age_std, &o.age_bins};
-        for (int k = 0; k < 5; ++k) dst[k]->resize(std::size_t(n) * out_[k].row_elems);
+        std::vector<float>* dst[6] = {&o.gender, &o.age_group, &o.age_mean, &o.age_std, &o.age_bins, &o.embedding};
+        for (int k = 0; k < n_out_; ++k) dst[k]->resize(std::size_t(n) * out_[k].row_elems);
         for (int s = 0; s < n; s += profile_.max) {
             const int rows = std::min(profile_.max, n - s);
             const int run = std::max(rows, profile_.min);  // static profiles: pad with zeros
@@ -264,11 +264,13 @@ public:
             cuda_check(cudaMemcpyAsync(in_.dev, in_.host, std::size_t(run) * per_in * sizeof(float),
                                        cudaMemcpyHostToDevice, stream_), "cudaMemcpyAsync H2D");
             if (!context_->enqueueV3(stream_)) throw ModelError(engine_path_ + ": TensorRT enqueueV3 failed (see the TensorRT log)");
-            for (auto& b : out_)
+            for (int k = 0; k < n_out_; ++k) {
+                const Buffer& b = out_[k];
                 cuda_check(cudaMemcpyAsync(b.host, b.dev, std::size_t(run) * b.row_elems * b.elem_size,
                                            cudaMemcpyDeviceToHost, stream_), "cudaMemcpyAsync D2H");
+            }
             cuda_check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
-            for (int k = 0; k < 5; ++k) {
+            for (int k = 0; k < n_out_; ++k) {
                 const Buffer& b = out_[k];
                 float* d = dst[k]->data() + std::size_t(s) * b.row_elems;
                 const std::size_t count = std::size_t(rows) * b.row_elems;
@@ -507,6 +509,11 @@ private:
             throw ModelFormatError(path + ": engine has no input '" + meta_.input.name + "'");
         for (const char* o : kOutputNames)
             if (!names.count(o)) throw ModelFormatError(path + ": engine lacks output '" + std::string(o) + "'");
+        // the descriptor: every output of an engine must have an address, so it is bound whenever
+        // the metadata (sidecar) describes it
+        if (meta_.embedding_dim > 0 && !names.count(kOutputEmbedding))
+            throw ModelFormatError(path + ": engine lacks output 'embedding' (the metadata describes it)");
+        n_out_ = meta_.embedding_dim > 0 ? 6 : 5;
         const nvinfer1::Dims mn = engine_->getProfileShape(in, 0, nvinfer1::OptProfileSelector::kMIN);
         const nvinfer1::Dims op = engine_->getProfileShape(in, 0, nvinfer1::OptProfileSelector::kOPT);
         const nvinfer1::Dims mx = engine_->getProfileShape(in, 0, nvinfer1::OptProfileSelector::kMAX);
@@ -526,9 +533,9 @@ private:
             cuda_check(cudaMallocHost(&in_.host, in_bytes), "cudaMallocHost");
             cuda_check(cudaMalloc(&in_.dev, in_bytes), "cudaMalloc");
             if (!context_->setTensorAddress(in, in_.dev)) throw ModelError(path + ": setTensorAddress(input) failed");
-            for (int k = 0; k < 5; ++k) {
+            for (int k = 0; k < n_out_; ++k) {
                 Buffer& b = out_[k];
-                b.name = kOutputNames[k];
+                b.name = k < 5 ? kOutputNames[k] : kOutputEmbedding;
                 const nvinfer1::Dims d = context_->getTensorShape(b.name.c_str());
                 std::size_t row = 1;
                 for (int j = 1; j < d.nbDims; ++j) {
@@ -543,8 +550,9 @@ private:
                 cuda_check(cudaMalloc(&b.dev, bytes), "cudaMalloc");
                 if (!context_->setTensorAddress(b.name.c_str(), b.dev)) throw ModelError(path + ": setTensorAddress failed");
             }
-            const std::size_t want[5] = {meta_.gender_labels.size(), meta_.age_groups.size(), 1, 1, meta_.age_bins.size()};
-            for (int k = 0; k < 5; ++k)
+            const std::size_t want[6] = {meta_.gender_labels.size(), meta_.age_groups.size(), 1, 1, meta_.age_bins.size(),
+                                         static_cast<std::size_t>(meta_.embedding_dim)};
+            for (int k = 0; k < n_out_; ++k)
                 if (out_[k].row_elems != want[k])
                     throw ModelFormatError(path + ": output '" + out_[k].name + "' has " + std::to_string(out_[k].row_elems) +
                                            " values per face but the metadata lists " + std::to_string(want[k]));
@@ -555,7 +563,7 @@ private:
     }
 
     void free_buffers() noexcept {
-        for (Buffer* b : {&in_, &out_[0], &out_[1], &out_[2], &out_[3], &out_[4]}) {
+        for (Buffer* b : {&in_, &out_[0], &out_[1], &out_[2], &out_[3], &out_[4], &out_[5]}) {
             if (b->dev) cudaFree(b->dev);
             if (b->host) cudaFreeHost(b->host);
             b->dev = b->host = nullptr;
@@ -574,7 +582,8 @@ private:
     TrtPtr<nvinfer1::IExecutionContext> context_;
     cudaStream_t stream_ = nullptr;
     Buffer in_;
-    Buffer out_[5];
+    Buffer out_[6];     // the five outputs, then the descriptor when the model has one
+    int n_out_ = 5;
 };
 
 }  // namespace

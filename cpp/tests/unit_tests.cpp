@@ -123,11 +123,17 @@ void test_model_file(const std::string& model_path) {
 
     // the OpenCV rewrite leaves the weights alone (same initializer digest modulo added tensors)
     std::vector<std::string> applied;
-    const auto rewritten = rewrite_for_opencv_dnn(model.bytes, meta.input.width, &applied);
+    std::string features;
+    const auto rewritten = rewrite_for_opencv_dnn(model.bytes, meta.input.width, &applied, &features);
     CHECK(!applied.empty());
     const OnnxModelFile again = parse_onnx_bytes(rewritten, "rewritten");
     CHECK(again.metadata_props == model.metadata_props);
-    CHECK(again.outputs == model.outputs);
+    // the same outputs, except that the descriptor's becomes the pooled features it is made from
+    std::vector<std::string> expected = model.outputs;
+    for (auto& o : expected)
+        if (o == kOutputEmbedding) o = features;
+    CHECK((meta.embedding_dim > 0) == !features.empty());
+    CHECK(again.outputs == expected);
 }
 
 void test_geometry() {
@@ -256,6 +262,15 @@ void test_age_estimate() {
     std::string unknown = kGoodMeta;
     unknown.replace(unknown.find("\"format_version\":1"), 18, "\"format_version\":1,\"age_estimate\":\"mode\"");
     CHECK(throws<ModelFormatError>([&] { ModelMetadata::from_json(unknown, "t"); }, "unknown age_estimate"));
+    // the reported group is the most probable one (decode.py), whatever the age rule: here the
+    // age (~1.2 y) lies in 0-2, the nearest-group rule's pick, but 4-6 is the more probable group
+    meta.age_estimate = "median";
+    meta.age_group_rule = "expected_age";
+    out.age_group = {0.3f, 0.7f};
+    const Prediction p = decode_outputs(out, meta)[0];
+    CHECK(p.age < 2.0 && p.age_group == "4-6");
+    meta.age_group_rule = "argmax";
+    CHECK(decode_outputs(out, meta)[0].age_group == "4-6");
 }
 
 const char* kAlignCalib = R"(,"align":{"method":"similarity5","landmarks":"yunet5","interpolation":"linear",

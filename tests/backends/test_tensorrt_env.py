@@ -37,7 +37,7 @@ def test_version_tuple():
 
 @pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="tensorrt installed")
 def test_import_tensorrt_error_names_the_fix():
-    with pytest.raises(BackendUnavailableError, match=r"agegender-edge\[gpu\]"):
+    with pytest.raises(BackendUnavailableError, match=r"pip install -e '\.\[gpu\]'"):
         env.import_tensorrt()
 
 

@@ -202,7 +202,7 @@ def make_standin_trt(version="10.3.0", weak_typing=True):
             n = self.shape[0]
             k = len(self.engine.meta_bins)
             return {"gender_probs": (n, 2), "age_group_probs": (n, 8), "age_years": (n,), "age_std": (n,),
-                    "age_bin_probs": (n, k)}[name]
+                    "age_bin_probs": (n, k), "embedding": (n, self.engine.embedding_dim)}[name]
 
         def set_tensor_address(self, name, ptr):
             self.addr[name] = ptr
@@ -211,8 +211,8 @@ def make_standin_trt(version="10.3.0", weak_typing=True):
             n = self.shape[0]
             nbytes = int(np.prod(self.shape)) * 4
             x = np.frombuffer(ctypes.string_at(self.addr["input"], nbytes), dtype=np.float32).reshape(self.shape)
-            outs = self.engine.sess.run(list(OUTPUT_NAMES), {"input": x})
-            for name, o in zip(OUTPUT_NAMES, outs):
+            outs = self.engine.sess.run(self.engine.outputs, {"input": x})
+            for name, o in zip(self.engine.outputs, outs):
                 o = np.ascontiguousarray(o, dtype=np.float32)
                 ctypes.memmove(self.addr[name], o.ctypes.data, o.nbytes)
             trt.calls["execute_batches"].append(n)
@@ -227,7 +227,10 @@ def make_standin_trt(version="10.3.0", weak_typing=True):
             self.sess = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
             k = [o for o in self.sess.get_outputs() if o.name == "age_bin_probs"][0].shape[1]
             self.meta_bins = range(k)
-            self.names = ["input", *OUTPUT_NAMES]
+            # the five outputs and, when the model has it, the face descriptor
+            self.outputs = [o.name for o in self.sess.get_outputs() if o.name in (*OUTPUT_NAMES, "embedding")]
+            self.embedding_dim = next((o.shape[1] for o in self.sess.get_outputs() if o.name == "embedding"), 0)
+            self.names = ["input", *self.outputs]
             self.num_io_tensors = len(self.names)
 
         def get_tensor_name(self, i):
@@ -349,7 +352,8 @@ def test_standin_runner_matches_onnxruntime_layout_and_splits_batches(model, tmp
         h2d = [n for k, n in cuda.copies if k == "h2d"]
         assert h2d == [32 * inp.row_bytes, 32 * inp.row_bytes, 6 * inp.row_bytes]
         ref = ort_reference.infer(x)
-        for name in OUTPUT_NAMES:
+        assert "embedding" in got and set(got) == set(ref)      # the descriptor is bound and read back too
+        for name in got:
             assert got[name].dtype == np.float32 and got[name].shape == ref[name].shape
             np.testing.assert_allclose(got[name], ref[name], rtol=0, atol=1e-5)
         assert trt.calls["host_code_allowed"] is False  # engines never get host code

@@ -140,12 +140,48 @@ def test_end_to_end_row_beside_model_only(tiny_model, faces_dir, tmp_path):
     assert res.exit_code == 0 and "end_to_end" not in json.loads(out.read_text())["extra"]
 
 
-def test_bench_alone_times_every_shipped_model(faces_dir, tmp_path, monkeypatch):
-    from agegender_edge.shipped import resolve_model, shipped_models
+def test_bench_alone_times_the_file_the_default_runs_from(faces_dir, tmp_path, monkeypatch):
+    from agegender_edge.shipped import default_for_backend, default_model_path
     monkeypatch.delenv("AGEGENDER_EDGE_MODEL", raising=False)
     out = tmp_path / "r.json"
     res = run(["--faces", str(faces_dir), "--face-limit", "4", "--batch-sizes", "2", *FAST, "--no-end-to-end",
                "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    want = str(default_for_backend(default_model_path(), on_gpu=False))   # the INT8 file on CPU
+    assert json.loads(out.read_text())["config"]["models"] == [want]
+    assert "random pixels" not in res.output
+
+
+def test_bench_outside_the_checkout_says_it_times_synthetic_pixels(tiny_model, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)            # no ../shared/data/fixtures here
+    out = tmp_path / "r.json"
+    res = CliRunner().invoke(cli, ["bench", "--model", str(tiny_model), "--batch-sizes", "2", *FAST,
+                                   "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "random pixels (synthetic input)" in res.stderr and "end-to-end table" in res.stderr
+    d = json.loads(out.read_text())
+    assert {r["faces_kind"] for r in d["model"]} == {"synthetic"} and "end_to_end" not in d["extra"]
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--device", "tpu"], "'tpu' is not a device"),
+    (["--detector", "foo"], "unknown detector 'foo'"),
+    (["--model", "/missing.onnx"], "model not found"),
+    (["--json", "/missing_dir/r.json"], "does not exist"),
+    (["--table", "/missing_dir/r.txt"], "does not exist"),
+])
+def test_bad_values_and_unwritable_outputs_exit_2_before_any_timing(tiny_model, args, needle):
+    res = CliRunner().invoke(cli, ["bench", "--model", str(tiny_model), *FAST, *args])
+    assert res.exit_code == 2 and needle in res.output and "Traceback" not in res.output
+    assert "faces/s" not in res.output
+
+
+def test_bench_model_all_times_every_shipped_model(faces_dir, tmp_path, monkeypatch):
+    from agegender_edge.shipped import resolve_model, shipped_models
+    monkeypatch.delenv("AGEGENDER_EDGE_MODEL", raising=False)
+    out = tmp_path / "r.json"
+    res = run(["--model", "all", "--faces", str(faces_dir), "--face-limit", "4", "--batch-sizes", "2", *FAST,
+               "--no-end-to-end", "--json", str(out)])
     assert res.exit_code == 0, res.output
     d = json.loads(out.read_text())
     shipped = [str(resolve_model(n)) for n in shipped_models()]

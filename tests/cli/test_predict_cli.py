@@ -47,9 +47,13 @@ def test_exit_code_is_one_only_when_nothing_was_processed(tmp_path, shipped_mode
     assert "0/2 images processed" in r.stderr
 
 
-def test_missing_model_is_a_clear_error(tmp_path):
+def test_missing_model_is_a_usage_error_and_a_broken_one_a_load_error(tmp_path):
     r = invoke("predict", FIXTURES / "multi_face_canvas_0.jpg", "--model", tmp_path / "nope.onnx")
-    assert r.exit_code == 1 and "model file not found" in r.stderr
+    assert r.exit_code == 2 and "model not found" in r.stderr and "nope.onnx" in r.stderr
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not onnx at all")
+    r = invoke("predict", FIXTURES / "multi_face_canvas_0.jpg", "--model", broken)
+    assert r.exit_code == 1 and "broken.onnx" in r.stderr and "Traceback" not in r.output
 
 
 def test_shipped_model_by_name(shipped_model):
@@ -61,7 +65,7 @@ def test_shipped_model_by_name(shipped_model):
         assert r.exit_code == 0, r.stderr
         assert json.loads(r.stdout)[0]["faces"][0]["gender"] in ("female", "male")
     r = invoke("predict", FIXTURES / "multi_face_canvas_0.jpg", "--model", "edge_resnet_utkface_nope")
-    assert r.exit_code == 1 and "neither a file nor a shipped model" in r.stderr
+    assert r.exit_code == 2 and "neither a file nor a shipped model" in r.stderr
 
 
 def test_inputs_naming_no_image_are_usage_errors_naming_the_path(tmp_path):
@@ -113,7 +117,33 @@ def test_table_numbers_faces_from_one_and_never_prints_minus_zero():
     rows = table.splitlines()[1:]
     assert [row.split()[1] for row in rows] == ["1", "2"]
     assert "6,0,192,190" in rows[0] and "-0" not in table
-    assert [row.split(",")[1] for row in render_csv([ImageResult(source="a.jpg", faces=[face], width=1, height=1)]).splitlines()[1:]] == ["1"]
+    rows = list(csv.DictReader(io.StringIO(render_csv([ImageResult(source="a.jpg", faces=[face], width=1, height=1)]))))
+    assert [(r["face"], r["num_faces"]) for r in rows] == [("1", "1")]
+
+
+def test_csv_no_face_is_a_result_not_an_error_and_stdout_has_no_blank_line(tmp_path, shipped_model):
+    """As `label` writes it: one row with num_faces 0 and `error` empty for an image without a
+    face; `error` only for an image that failed. stdout ends with exactly one newline."""
+    import skimage.data
+    blank = tmp_path / "coffee.png"
+    cv2.imwrite(str(blank), skimage.data.coffee()[:, :, ::-1])
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("not an image")
+    face = FIXTURES / "multi_face_canvas_0.jpg"
+    r = invoke("predict", blank, bad, face, "--format", "csv")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.endswith("\n") and not r.stdout.endswith("\n\n")
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    by_image = {}
+    for row in rows:
+        by_image.setdefault(row["image"].rsplit("/", 1)[-1], []).append(row)
+    [no_face] = by_image["coffee.png"]
+    assert (no_face["num_faces"], no_face["face"], no_face["error"]) == ("0", "", "")
+    [failed] = by_image["bad.jpg"]
+    assert failed["num_faces"] == "0" and "not a supported image format" in failed["error"]
+    faces = by_image["multi_face_canvas_0.jpg"]
+    assert [row["face"] for row in faces] == [str(i) for i in range(1, len(faces) + 1)]
+    assert all(row["num_faces"] == str(len(faces)) and row["error"] == "" for row in faces)
 
 
 def test_json_floats_are_rounded_and_the_summary_counts_properly(shipped_model):
@@ -136,3 +166,13 @@ def test_json_floats_are_rounded_and_the_summary_counts_properly(shipped_model):
     face = sorted(FACES_48.glob("*.jpg"))[0]
     one = invoke("predict", face, "--detector", "none")
     assert "1/1 images processed, 1 face\n" in one.stderr
+
+
+def test_min_score_reaches_the_detector(tmp_path, shipped_model):
+    """--min-score is the detection threshold of the run: above the face's score it is gone."""
+    face = FIXTURES / "multi_face_canvas_0.jpg"
+    found = json.loads(invoke("predict", face, "--format", "json").stdout)[0]["faces"]
+    assert found and all(f["detection_score"] >= 0.78 for f in found)
+    top = max(f["detection_score"] for f in found)
+    r = invoke("predict", face, "--format", "json", "--min-score", min(1.0, top + 0.001))
+    assert r.exit_code == 0 and json.loads(r.stdout)[0]["faces"] == []

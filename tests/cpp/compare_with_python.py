@@ -27,6 +27,11 @@ exif:     LFW photos stored as JPEGs in each of the 8 EXIF orientations (pixels 
           orientation's C++ subject box (upright coordinates) matches the upright file's
           (IoU >= --iou-min; JPEG re-encoding of the turned pixels moves it slightly).
 
+embeddings: the face descriptor output (issue 22): the 48 fixture chips through predict_faces(...,
+          return_embeddings=True) in Python and the C++ app with --embeddings (which cuts the
+          descriptor branch off for OpenCV 4.6 and adds/normalises the pooled features itself):
+          same width, unit norm, every value within --embedding-tol, cosine >= 0.99999.
+
 Prints one summary line per check and exits non-zero on any mismatch.
 """
 from __future__ import annotations
@@ -76,6 +81,12 @@ class Diffs:
         self.std = max(self.std, abs(py["age_std"] - cc["age_std"]))
         self.interval = max(self.interval, *(abs(a - b) for a, b in zip(py["age_interval_80"], cc["age_interval_80"])))
         self.labels_differ += (py["age_group"] != cc["age_group"]) + (py["gender"] != cc["gender"])
+        # issue 21: both runtimes report the most probable group, whatever the model's age rule
+        for runtime, face in (("python", py), ("c++", cc)):
+            probs = face["age_group_probs"]
+            if probs[face["age_group"]] < max(probs.values()):
+                sys.exit(f"FAIL: {runtime} age_group {face['age_group']} ({probs[face['age_group']]:.4f}) is not the "
+                         f"most probable group ({max(probs, key=probs.get)}: {max(probs.values()):.4f})")
 
     def __str__(self) -> str:
         return (f"max|diff| age_group_probs {self.prob:.2e}, gender prob {self.gender:.2e}, age {self.age:.2e} y, "
@@ -121,6 +132,32 @@ def check_faces(args, predictor_cls, labels) -> bool:
     ok &= d.interval <= args.interval_tol
     print(f"{'ok' if ok else 'FAIL'} faces: 48 fixture chips, C++ OpenCV DNN vs Python ONNX Runtime: {d}"
           f" (tolerances: probs {args.prob_tol:g}, age {args.age_tol:g} y, interval {args.interval_tol:g} y)")
+    return ok
+
+
+def check_embeddings(args, predictor_cls, labels) -> bool:
+    import numpy as np
+    files = sorted(glob.glob(os.path.join(args.data, "fixtures", "utkface_48", "*.jpg")))
+    with predictor_cls(model=args.model, detector=None, backend="onnxruntime", device="cpu") as p:
+        dim = p.metadata.embedding_dim
+        if not dim:
+            sys.exit(f"FAIL: {args.model} has no embedding output")
+        py = [r.faces[0].embedding for r in p.predict_faces(files, return_embeddings=True)]
+    cc = [r["faces"][0].get("embedding") for r in run_app(args.app, ["--model", args.model, "--faces", "--embeddings",
+                                                                      *files])]
+    plain = run_app(args.app, ["--model", args.model, "--faces", files[0]])
+    ok = "embedding" not in plain[0]["faces"][0]                # off unless asked, as in Python
+    if any(c is None or len(c) != dim for c in cc):
+        print(f"FAIL embeddings: C++ gave no {dim}-value descriptor for some faces")
+        return False
+    a, b = np.asarray(py, dtype=np.float64), np.asarray(cc, dtype=np.float64)
+    diff = float(np.max(np.abs(a - b)))
+    cos = float(np.min(np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))))
+    norm = float(np.max(np.abs(np.linalg.norm(b, axis=1) - 1.0)))
+    ok &= diff <= args.embedding_tol and cos >= 0.99999 and norm <= 1e-5
+    print(f"{'ok' if ok else 'FAIL'} embeddings: 48 fixture chips, {dim}-D descriptor, C++ OpenCV DNN vs Python "
+          f"ONNX Runtime: max|diff| {diff:.2e}, min cosine {cos:.7f}, max |norm - 1| {norm:.1e} "
+          f"(tolerance {args.embedding_tol:g})")
     return ok
 
 
@@ -387,7 +424,9 @@ def main() -> int:
     ap.add_argument("--data", required=True, help="shared/data folder")
     ap.add_argument("--haar", required=True)
     ap.add_argument("--yunet", required=True)
-    ap.add_argument("--check", choices=("faces", "canvases", "aligned", "rotated", "exif", "all"), default="all")
+    ap.add_argument("--check", choices=("faces", "canvases", "aligned", "rotated", "exif", "embeddings", "all"),
+                    default="all")
+    ap.add_argument("--embedding-tol", type=float, default=1e-4)
     ap.add_argument("--align-tool", default=None, help="the align_parity executable (--check aligned)")
     ap.add_argument("--crop-max-diff", type=int, default=1,
                     help="largest per-byte difference of aligned network inputs (OpenCV 4.6 vs pip OpenCV rounding)")
@@ -414,6 +453,8 @@ def main() -> int:
         ok &= check_rotated(args, Predictor, labels)
     if args.check in ("exif", "all"):
         ok &= check_exif(args, Predictor, labels)
+    if args.check == "embeddings":
+        ok &= check_embeddings(args, Predictor, labels)
     if args.check == "aligned" or (args.check == "all" and args.align_tool):
         ok &= check_aligned(args, Predictor, labels)
     print("PASS" if ok else "FAIL")

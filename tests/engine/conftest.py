@@ -9,6 +9,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / ".." / "shared" / "data"
 FACES = DATA / "fixtures" / "utkface_48"
+# a reference graph for the conversion mechanics (its sizes are asserted); the TensorRT
+# conformance tests and the generated deployment files take the shipped default's graph
 SHIPPED = REPO / "agegender_edge" / "weights" / "edge_resnet_utkface.onnx"
 
 

@@ -1,4 +1,5 @@
 import shlex
+from pathlib import Path
 
 import pytest
 
@@ -8,6 +9,7 @@ from agegender_edge.engine.recipes import (PRECISION_PATHS, RECIPE_DIR, list_rec
                                            version_in_range)
 from agegender_edge.engine.trtexec import trtexec_args
 
+REPO = Path(__file__).resolve().parents[2]
 MINIMAL = {"recipe": {"name": "x", "tensorrt": ">=8.5"}, "onnx": {"opset": 17, "precision_path": "builder-fp16"}}
 
 
@@ -87,10 +89,11 @@ def test_deepstream_config_from_metadata(meta):
     assert "network-mode=0" in st and "onnx-file=m.fp16.onnx" in st
 
 
-def test_committed_generated_files_are_current(model_path):
-    """export/generated/ must equal what the recipes + the shipped model's metadata produce
-    (regenerate with: python -m agegender_edge.engine.generate)."""
-    files = generate.render_all(model_path)
+def test_committed_generated_files_are_current():
+    """export/generated/ must equal what the recipes + the shipped default model's metadata
+    produce (regenerate with: python -m agegender_edge.engine.generate)."""
+    from agegender_edge.shipped import WEIGHTS_DIR, DEFAULT_MODEL
+    files = generate.render_all(WEIGHTS_DIR / f"{DEFAULT_MODEL}.onnx")
     assert len(files) == 3 * len(list_recipes())
     problems = generate.diff_against(files)
     assert not problems, "stale generated deployment files: " + "; ".join(problems[:5])
@@ -98,4 +101,5 @@ def test_committed_generated_files_are_current(model_path):
         if rel.endswith("trtexec.sh"):
             cmd = text.split("\n", 6)[-1]
             assert "trtexec" in cmd and shlex.split(cmd.replace("\\\n", " "))
-    assert generate.GENERATED_DIR.parent == RECIPE_DIR.parent
+    assert RECIPE_DIR.is_relative_to(REPO / "agegender_edge")     # package data: a wheel carries the recipes
+    assert generate.GENERATED_DIR == REPO / "export" / "generated"

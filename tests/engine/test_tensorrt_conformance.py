@@ -23,6 +23,14 @@ import pytest
 from tests.engine import trt_names
 from tests.engine.trt_wheels import BindingsUnavailable, prepare
 
+
+def default_metadata():
+    import onnx
+
+    from agegender_edge.engine.onnx_meta import read_metadata
+    from agegender_edge.shipped import default_model_path
+    return read_metadata(onnx.load(str(default_model_path())), "default model")
+
 VERSIONS = {                      # id -> pip requirement of the bindings wheel
     "8.6.1": "tensorrt-bindings==8.6.1",
     "10.3": "tensorrt-cu12-bindings>=10.3,<10.4",
@@ -177,4 +185,5 @@ def test_runner_activation_and_inference_calls(reports, vid):
     assert run["result"]["profile"] == {"min": 1, "opt": 16, "max": 32}
     assert run["result"]["outputs"]["age_bin_probs"] == [40, 101]
     assert len(calls(r, "runner", "IExecutionContext.execute_async_v3(")) == 2       # 40 rows = 32 + 8
-    assert calls(r, "runner", "IExecutionContext.set_input_shape(")[-1] == "IExecutionContext.set_input_shape('input', (8, 3, 96, 96))"
+    h, w = default_metadata().input.size     # the shipped default's input (150 x 150 since issue 20)
+    assert calls(r, "runner", "IExecutionContext.set_input_shape(")[-1] == f"IExecutionContext.set_input_shape('input', (8, 3, {h}, {w}))"

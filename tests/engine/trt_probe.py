@@ -447,7 +447,7 @@ def main(names_file: str) -> None:
     fp32 = builder.fp32_names_for(data)
     sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     shapes = {o.name: tuple(int(d) for d in o.shape[1:]) for o in sess.get_outputs()}
-    shapes = {n: shapes[n] for n in OUTPUT_NAMES}
+    shapes = {n: shapes[n] for n in (*OUTPUT_NAMES, "embedding") if n in shapes}   # + the descriptor, when present
     setup_world(meta, fp32, shapes)
     faces = np.random.default_rng(0).random((8, 3, *meta.input.size), dtype=np.float32)
     report = {"version": REAL.__version__, "scenarios": {},

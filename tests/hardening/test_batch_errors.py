@@ -26,7 +26,7 @@ def test_hierarchy():
     assert errors.PER_IMAGE_ERRORS == (InvalidImageError, ImageTooLargeError)
     assert (errors.EXIT_OK, errors.EXIT_NO_IMAGE, errors.EXIT_USAGE) == (0, 1, 2)
     e = MissingDependencyError("tensorrt", "gpu", "The TensorRT backend")
-    assert "pip install 'agegender-edge[gpu]'" in str(e) and e.package == "tensorrt"
+    assert "pip install -e '.[gpu]'" in str(e) and e.package == "tensorrt"      # the tests run from a checkout
 
 
 def test_exceptions_are_exported_from_the_package():

@@ -134,7 +134,7 @@ def assert_rows_match_predict(rows: list[dict], results: list) -> None:
             assert (row["error_type"], row["error"], row["num_faces"]) == (res.error_type, res.error, 0)
             assert (row["width"], row["height"]) == (res.width, res.height)
             continue
-        for i, face in enumerate(res.faces):
+        for i, face in enumerate(res.faces, start=1):   # face_index counts from 1, as predict
             row = by_key[(res.source, i)]
             assert row["num_faces"] == len(res.faces) and row["error"] is None
             assert (row["width"], row["height"], row["age_group"], row["gender"]) == \

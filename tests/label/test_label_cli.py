@@ -31,7 +31,8 @@ def old_version_out(tmp_path):
 
 
 @pytest.mark.parametrize("case", ["missing_source", "empty_folder", "csv_without_path", "other_schema_version",
-                                  "ray_option_with_local_engine"])
+                                  "ray_option_with_local_engine", "out_in_a_missing_folder", "unknown_model",
+                                  "bad_device", "bad_detector", "min_score_over_one", "summary_in_a_missing_folder"])
 def test_usage_errors_exit_2_before_any_work(tmp_path, old_version_out, case):
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -44,10 +45,17 @@ def test_usage_errors_exit_2_before_any_work(tmp_path, old_version_out, case):
         "csv_without_path": ([csv_path, "--out", out], "no column 'path'"),
         "other_schema_version": ([FACES_48, "--out", old_version_out], "holds label schema version 0"),
         "ray_option_with_local_engine": ([FACES_48, "--out", out, "--actors", "2"], "need --engine ray"),
+        "out_in_a_missing_folder": ([FACES_48, "--out", out / "a" / "b"], "does not exist"),
+        "unknown_model": ([FACES_48, "--out", out, "--model", "no_such_model"], "no_such_model"),
+        "bad_device": ([FACES_48, "--out", out, "--device", "tpu"], "'tpu' is not a device"),
+        "bad_detector": ([FACES_48, "--out", out, "--detector", "foo"], "unknown detector 'foo'"),
+        "min_score_over_one": ([FACES_48, "--out", out, "--min-score", "1.5"], "--min-score"),
+        "summary_in_a_missing_folder": ([FACES_48, "--out", out, "--summary-json", tmp_path / "no" / "s.json"],
+                                        "does not exist"),
     }[case]
     r = _run(*args)
     assert r.exit_code == 2, r.output
-    assert message in r.output
+    assert message in r.output and "Traceback" not in r.output
     assert not out.exists()   # nothing was started, not even the output folder
     assert [p.name for p in old_version_out.iterdir()] == ["part-old.parquet"]
 
@@ -57,6 +65,7 @@ def test_label_cli_writes_dataset_and_summary(tmp_path):
     r = _run(FACES_48, "--out", out, "--detector", "none", "--summary-json", summary, "--no-progress")
     assert r.exit_code == 0, r.output
     assert "48 images labelled (48 faces, 0 without a face, 0 errors)" in r.output and "images/s" in r.output
+    assert "error:" not in r.output
     s = json.loads(summary.read_text())
     assert (s["images"], s["faces"], s["errors"], s["engine"]) == (48, 48, 0, "local")
     assert s["images_per_second"] > 0
@@ -74,12 +83,35 @@ def test_only_broken_images_exit_1_with_error_rows(tmp_path):
     assert r.exit_code == 1, r.output
     rows = read_rows(tmp_path / "out")
     assert sorted(row["error_type"] for row in rows) == ["InvalidImageError"] * 2
+    # each failed file is named with its reason, before the summary line
+    lines = r.output.splitlines()
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert len(errors) == 2 and lines.index(errors[-1]) < next(i for i, x in enumerate(lines) if "labelled" in x)
+    assert any(str(bad / "a.jpg") in e for e in errors) and any(str(bad / "b.png") in e for e in errors)
+    assert "2 errors" in r.output
 
 
-def test_bad_model_fails_before_the_output_folder_is_made(tmp_path):
-    r = _run(FACES_48, "--out", tmp_path / "out", "--model", "no_such_model")
-    assert r.exit_code == 1 and "no_such_model" in r.output
-    assert not (tmp_path / "out").exists()
+def test_one_failed_file_among_good_ones_is_named_and_counted_in_the_singular(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    good = sorted(FACES_48.glob("*.jpg"))[0]
+    (src / good.name).write_bytes(good.read_bytes())
+    (src / "broken.jpg").write_bytes(good.read_bytes()[:300])
+    r = _run(src, "--out", tmp_path / "out", "--detector", "none", "--no-progress")
+    assert r.exit_code == 0, r.output
+    assert "1 error)" in r.output and "1 errors" not in r.output
+    [line] = [x for x in r.output.splitlines() if x.startswith("error: ")]
+    assert str(src / "broken.jpg") in line
+    rows = read_rows(tmp_path / "out")
+    assert {row["face_index"] for row in rows} == {None, 1}    # faces numbered from 1, as predict
+
+
+def test_model_file_that_cannot_be_loaded_exits_1_with_one_line(tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not onnx")
+    r = _run(FACES_48, "--out", tmp_path / "out", "--model", bad)
+    assert r.exit_code == 1 and "bad.onnx" in r.output and "Traceback" not in r.output
+    assert not list((tmp_path / "out").glob("*.parquet"))
 
 
 def test_missing_pyarrow_names_the_extra(tmp_path):
@@ -88,5 +120,20 @@ def test_missing_pyarrow_names_the_extra(tmp_path):
             f"cli(['label', {str(FACES_48)!r}, '--out', {str(tmp_path / 'out')!r}])")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 1
-    assert "pip install 'agegender-edge[distributed]'" in r.stderr
+    assert "pyarrow" in r.stderr and "pip install -e '.[parquet]'" in r.stderr   # the local engine needs [parquet] only
     assert not (tmp_path / "out").exists()
+
+
+def test_min_score_is_applied_by_the_labelling_predictors(tmp_path):
+    faces = sorted(FACES_48.glob("*.jpg"))[:4]
+    src = tmp_path / "src"
+    src.mkdir()
+    for f in faces:
+        (src / f.name).write_bytes(f.read_bytes())
+    r = _run(src, "--out", tmp_path / "all", "--no-progress")
+    assert r.exit_code == 0, r.output
+    assert sum(row["face_index"] is not None for row in read_rows(tmp_path / "all")) >= 3
+    r = _run(src, "--out", tmp_path / "none", "--min-score", "1", "--no-progress")
+    assert r.exit_code == 0, r.output
+    assert "0 faces, 4 without a face" in r.output
+    assert all(row["face_index"] is None and row["error"] is None for row in read_rows(tmp_path / "none"))

@@ -42,7 +42,7 @@ def test_uri_manifest_with_relative_and_missing_entries(tmp_path):
     assert gone["error_type"] == "InvalidImageError" and "gone.jpg: cannot read" in gone["error"]
     # decoded from fetched bytes, yet the message names the object, not "<bytes i>"
     assert broken["error_type"] == "InvalidImageError" and broken["error"].startswith(f"{base}/broken.jpg")
-    assert all(rows[f"{base}/{c.name}"]["face_index"] == 0 for c in chips)
+    assert all(rows[f"{base}/{c.name}"]["face_index"] == 1 for c in chips)
 
 
 @pytest.mark.parametrize("uri, message", [("file:///no/such/prefix/", "no such object or prefix"),
@@ -60,4 +60,4 @@ def test_keys_with_spaces_round_trip_as_percent_encoded_uris(tmp_path):
     assert uri == (folder / "x y.jpg").as_uri() and "%20" in uri
     label(uri, tmp_path / "out", detector="none", progress=False)
     (row,) = read_rows(tmp_path / "out")
-    assert row["source"] == uri and row["error"] is None and row["face_index"] == 0
+    assert row["source"] == uri and row["error"] is None and row["face_index"] == 1

@@ -15,8 +15,9 @@ def test_registry_lists_both_architectures():
 def test_levi_hassner_is_caffe_faithful():
     net = create_model("levi_hassner", 8).eval()
     assert get_arch("levi_hassner").input.size == (227, 227)
-    feats = net.features(torch.zeros(1, 3, 227, 227))
+    feats = net._modules["features"](torch.zeros(1, 3, 227, 227))   # the conv trunk (features() is fc7)
     assert feats.shape == (1, 384, 7, 7)  # ceil-mode pooling as in Caffe: 18,816 inputs to fc6
+    assert net.features(torch.zeros(1, 3, 227, 227)).shape == (1, 512)
     assert net.fc[1].in_features == 18816
     assert count_macs(net, (227, 227)) == 709_254_144  # 0.709 GMAC / face
     g, a = net(torch.zeros(3, 3, 227, 227))

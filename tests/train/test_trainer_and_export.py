@@ -67,13 +67,15 @@ def test_export_parity_and_metadata(tiny_h5, tmp_path):
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     stored = ModelMetadata.from_json(sess.get_modelmeta().custom_metadata_map[METADATA_KEY])
     assert stored.input == meta.input and stored.flip_tta and stored.weights_sha256 == initializer_digest(path.read_bytes())
-    assert [o.name for o in sess.get_outputs()] == list(OUTPUT_NAMES)
+    assert [o.name for o in sess.get_outputs()] == [*OUTPUT_NAMES, "embedding"]   # + the face descriptor
+    assert stored.embedding.dim == 320 and stored.embedding.flip == "mean"
     assert sess.get_inputs()[0].shape[0] == "batch"  # dynamic batch
     faces = np.stack([np.full((96, 96, 3), v, dtype=np.uint8) for v in (0, 128, 255)])
     from agegender_edge.train.data.h5pack import read_h5
     real = read_h5(tiny_h5).images[:16, 8:104, 8:104]
     result = parity_check(net, meta, path, np.concatenate([faces, real]))
     assert result.n == 19 and result.ok, result.max_abs_diff
+    assert "embedding" in result.max_abs_diff
     out = sess.run(None, {"input": np.zeros((5, 3, 96, 96), np.float32)})
     assert out[0].shape == (5, 2) and out[1].shape == (5, 8) and out[2].shape == (5,)
     np.testing.assert_allclose(out[1].sum(1), 1, atol=1e-5)

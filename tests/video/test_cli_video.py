@@ -102,3 +102,29 @@ def test_example_video_to_jsonl(tmp_path, crossing_clip):
     lines = out.read_text().splitlines()
     assert len(lines) == N_FRAMES and json.loads(lines[0])["faces"]
     assert f"{N_FRAMES} frames (0 dropped, 0 skipped)" in r.stdout and "track 1: frames 0-" in r.stdout
+
+
+def test_summary_counts_people_and_embeddings_only_when_asked(crossing_clip, tmp_path, video_predictor):
+    """--summary FILE.json: unique people (as the API's count_people) with totals by age group x
+    gender; descriptors are written only with --embeddings."""
+    with video_predictor.predict_video(crossing_clip.path) as stream:
+        list(stream)
+        api = stream.count_people(5).to_dict()
+    out = tmp_path / "people.json"
+    r = CliRunner().invoke(cli, ["video", str(crossing_clip.path), "-o", str(tmp_path / "f.jsonl"),
+                                 "--summary", str(out), "--min-track-frames", "5"])
+    assert r.exit_code == 0, r.output
+    got = json.loads(out.read_text())
+    assert got["unique_people"] == api["unique_people"] == 4 and got["final"] is True
+    assert got["by_age_group_gender"] == api["by_age_group_gender"]
+    assert [p["track_id"] for p in got["people"]] == [p["track_id"] for p in api["people"]]
+    assert "4 people" in r.output
+    text = (tmp_path / "f.jsonl").read_text()
+    assert "embedding" not in text and all("embedding" not in p for p in got["people"])
+    r = CliRunner().invoke(cli, ["video", str(crossing_clip.path), "-o", str(tmp_path / "e.jsonl"),
+                                 "--summary", str(out), "--embeddings", "--max-frames", "12"])
+    assert r.exit_code == 0, r.output
+    first = json.loads((tmp_path / "e.jsonl").read_text().splitlines()[0])
+    dim = video_predictor.metadata.embedding.dim
+    assert len(first["faces"][0]["embedding"]) == dim
+    assert all(len(p["embedding"]) == dim for p in json.loads(out.read_text())["people"])

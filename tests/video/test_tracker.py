@@ -2,6 +2,7 @@
 (agegender_edge/video/tracker.py, kalman.py)."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from agegender_edge.detection.base import Detection
@@ -86,3 +87,80 @@ def test_config_validation():
         TrackerConfig(iou_threshold=0)
     with pytest.raises(ValueError):
         TrackerConfig(max_missed_frames=-1)
+    with pytest.raises(ValueError):
+        TrackerConfig(appearance_threshold=3.0)
+    with pytest.raises(ValueError):
+        TrackerConfig(reid_window_s=-1)
+
+
+# -- appearance (descriptors are unit vectors; cosine distance 1 - a.b) ----------------------------
+def unit(*v):
+    a = np.asarray(v, dtype=np.float32)
+    return a / np.linalg.norm(a)
+
+
+A, B, C = unit(1, 0, 0, 0), unit(0, 1, 0, 0), unit(0, 0, 1, 0)
+GATE = 0.2
+
+
+def test_appearance_gate_forbids_a_match_at_the_same_place():
+    """Person A, then at once person B in the same box: motion alone would continue A's track."""
+    tr = FaceTracker(appearance_threshold=GATE)
+    a = ids(tr.update(0, [det(100, 100)], embeddings=[A]))
+    assert ids(tr.update(1, [det(100, 100)], embeddings=[unit(1, 0.05, 0, 0)])) == a   # A again
+    b = ids(tr.update(2, [det(101, 100)], embeddings=[B]))
+    assert b != a
+    motion_only = FaceTracker()
+    first = ids(motion_only.update(0, [det(100, 100)], embeddings=[A]))
+    assert ids(motion_only.update(1, [det(101, 100)], embeddings=[B])) == first
+
+
+def test_overlapping_faces_are_matched_by_motion_not_appearance():
+    """Crossing faces overlap: their crops mix both faces, so the gate is lifted for them."""
+    tr = FaceTracker(appearance_threshold=GATE)
+    out = [ids(tr.update(f, [det(100 + 10 * f, 100), det(200 - 10 * f, 100)], embeddings=[A, B])) for f in range(3)]
+    assert out[0] == out[1] == out[2]
+    # the boxes overlap now and their descriptors are muddled (each looks like the other)
+    assert ids(tr.update(3, [det(130, 100), det(170, 100)], embeddings=[B, A])) == out[0]
+
+
+def test_lost_track_is_reidentified_within_the_window_only():
+    tr = FaceTracker(TrackerConfig(track_buffer_s=0.2, reid_window_s=2.0), appearance_threshold=GATE, fps=30)
+    a = ids(tr.update(0, [det(50, 50)], embeddings=[A]))
+    for f in range(1, 40):                      # hidden 1.3 s (beyond the motion buffer)
+        tr.update(f, [], time_s=f / 30)
+    # back elsewhere (motion would never match it), with a different face beside it
+    got = ids(tr.update(40, [det(250, 150), det(20, 150)], time_s=40 / 30, embeddings=[A, C]))
+    assert got[0] == a[0] and got[1] != a[0]
+    t = next(t for t in tr.tracks if t.track_id == a[0])
+    assert t.reidentified == 1
+    for f in range(41, 120):
+        tr.update(f, [], time_s=f / 30)
+    assert ids(tr.update(120, [det(250, 150)], time_s=4.0, embeddings=[A])) != a    # 2.6 s later: a new person
+    assert all(t.embedding is None for t in tr.ended)                               # dropped when it ended
+
+
+def test_scene_cut_turns_motion_off():
+    """At a cut the same box can only be the same person if it looks like them."""
+    tr = FaceTracker(appearance_threshold=GATE)
+    a = ids(tr.update(0, [det(100, 100), det(300, 100)], embeddings=[A, B]))
+    # cut: A's person now stands where B was and a stranger where A was
+    got = ids(tr.update(1, [det(300, 100), det(100, 100)], embeddings=[A, C], cut=True))
+    assert got[0] == a[0] and got[1] not in a
+    assert tr.cuts == 1
+
+
+def test_young_track_takes_over_a_lost_one_after_trusted_looks():
+    """A face reappearing half hidden starts a new track (its descriptor fits nobody); once it is
+    seen clearly on 3 frames in a row it is recognised as the lost person and takes the old id."""
+    tr = FaceTracker(TrackerConfig(track_buffer_s=0.1), appearance_threshold=GATE, fps=30)
+    a = ids(tr.update(0, [det(50, 50)], embeddings=[A]))
+    for f in range(1, 10):
+        tr.update(f, [])
+    size = (640, 480)
+    young = ids(tr.update(10, [det(0, 50)], embeddings=[C], image_size=size))   # cut off by the frame edge
+    assert young != a
+    assert ids(tr.update(11, [det(4, 50)], embeddings=[unit(1, 0, 0.3, 0)], image_size=size)) == young
+    assert ids(tr.update(12, [det(8, 50)], embeddings=[A], image_size=size)) == young
+    assert ids(tr.update(13, [det(12, 50)], embeddings=[A], image_size=size)) == a   # third agreeing look
+    assert tr.merges == 1 and [t.track_id for t in tr.finish()] == a

@@ -33,6 +33,7 @@ class Score:
     frame_group = 0
     track_group = 0
     n = 0
+    n_group = 0
 
     def switches(self, face: int) -> int:
         ids = self.tracks_of[face]
@@ -64,6 +65,21 @@ def score(results, truth, labels) -> Score:
             s.n += 1
             s.frame_gender += f.face.gender == lab["gender"]
             s.track_gender += f.track.gender == lab["gender"]
-            s.frame_group += f.face.age_group == lab["age_group"]
-            s.track_group += f.track.age_group == lab["age_group"]
+            if "age_group" in lab:          # LFW faces have no age
+                s.n_group += 1
+                s.frame_group += f.face.age_group == lab["age_group"]
+                s.track_group += f.track.age_group == lab["age_group"]
     return s
+
+
+def people_of(s: Score, labels) -> dict:
+    """track id -> the people (``label["person"]``, else the scripted face) it was matched to."""
+    return {tid: {labels[k].get("person", k) for k in faces} for tid, faces in s.truth_of.items()}
+
+
+def tracks_of_person(s: Score, labels) -> dict:
+    """person -> [track id per matched frame, in frame order over all the person's faces]."""
+    out = defaultdict(list)
+    for k in sorted(s.tracks_of, key=lambda k: k):
+        out[labels[k].get("person", k)].extend(s.tracks_of[k])
+    return dict(out)

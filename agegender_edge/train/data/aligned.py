@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 import cv2
 import numpy as np
@@ -23,7 +23,7 @@ import numpy as np
 from ...align import align_landmarks
 from ...metadata import AlignSpec, CropSpec, InputSpec
 from ...subject import subject_index
-from .h5pack import decode_bgr
+from .h5pack import Skipped, decode_bgr
 
 # Median YuNet landmarks on 1,500 UTKFace train chips (detected on the chip zero-padded by 50 px),
 # in units of the 200 px chip, mirror-symmetrised (left/right pairs averaged) so that flipping an
@@ -35,9 +35,13 @@ UTKFACE_YUNET_TEMPLATE_CHIP = (
 
 
 def alignment_spec(input_spec: InputSpec, crop: CropSpec,
-                   chip_template=UTKFACE_YUNET_TEMPLATE_CHIP) -> AlignSpec:
+                   chip_template=UTKFACE_YUNET_TEMPLATE_CHIP, input_template=None) -> AlignSpec:
     """The AlignSpec whose template (in network-input units) puts the landmarks where they sit in
-    a UTKFace chip after the training crop rule (resize to ``crop.resize_to``, centre crop)."""
+    a UTKFace chip after the training crop rule (resize to ``crop.resize_to``, centre crop);
+    ``input_template`` (already in network-input units, an architecture's own convention such as
+    dlib's chip: ArchSpec.align_template) is taken as it is."""
+    if input_template is not None:
+        return AlignSpec(template=tuple((float(x), float(y)) for x, y in input_template))
     h, w = input_spec.size
     r = crop.resize_to
     pad_x, pad_y = (r - w) / 2.0, (r - h) / 2.0
@@ -62,6 +66,10 @@ class AlignedChipLoader:
     resize_to: int
     detector_path: Optional[str] = None
     pad_fraction: float = 0.25
+    # True: a face chip without a detected subject keeps the box rule (the whole chip resized),
+    # as the runtime does for ready chips; False (photos and head crops such as AAF, where the
+    # whole image is not a face chip): such an image is skipped and counted.
+    box_rule_fallback: bool = True
     aligned: int = 0
     fallback: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -71,7 +79,7 @@ class AlignedChipLoader:
         from ...detection.yunet import YuNetDetector
         self._detector = YuNetDetector(self.detector_path, max_side=0, max_faces=16)
 
-    def __call__(self, path: Path) -> Optional[np.ndarray]:
+    def __call__(self, path: Path) -> Union[np.ndarray, Skipped, None]:
         bgr = decode_bgr(path)
         if bgr is None:
             return None
@@ -81,6 +89,8 @@ class AlignedChipLoader:
                 self.fallback.append(Path(path).name)
             else:
                 self.aligned += 1
+        if out is None and not self.box_rule_fallback:
+            return Skipped("no_subject_face")
         if out is None:  # no subject found: the runtime's box rule for a ready chip
             interp = cv2.INTER_AREA if bgr.shape[0] > self.resize_to else cv2.INTER_LINEAR
             out = cv2.resize(bgr, (self.resize_to, self.resize_to), interpolation=interp)
@@ -90,7 +100,7 @@ class AlignedChipLoader:
         """The aligned training crop (BGR) of the chip's subject, or None when YuNet misses it."""
         h, w = bgr.shape[:2]
         p = int(round(self.pad_fraction * max(h, w)))
-        padded = cv2.copyMakeBorder(bgr, p, p, p, p, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        padded = cv2.copyMakeBorder(bgr, p, p, p, p, cv2.BORDER_CONSTANT, value=(0, 0, 0)) if p else bgr
         det = subject_detection(self._detector.detect(padded), w + 2 * p, h + 2 * p)
         if det is None or not det.landmarks:
             return None

@@ -51,6 +51,14 @@ class PackSummary:
         return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """What a ``pack_h5`` loader returns for a readable image it leaves out, with the reason
+    (counted in the .h5's ``dropped`` attribute), e.g. a photo in which no face is found."""
+
+    reason: str
+
+
 def decode_bgr(path: Path) -> Optional[np.ndarray]:
     """An image file as BGR uint8, or None when it is empty or cannot be decoded."""
     data = np.fromfile(str(path), dtype=np.uint8)
@@ -148,8 +156,8 @@ def pack_h5(
 
         for rec, img in tqdm(_decoded(records, size, workers, loader), desc=f"packing {out_path.name}",
                              unit="img", disable=not progress):
-            if img is None:
-                drops.add("unreadable_image", rec.source_name)
+            if img is None or isinstance(img, Skipped):
+                drops.add("unreadable_image" if img is None else img.reason, rec.source_name)
                 continue
             buf_img.append(img)
             buf_rec.append(rec)
@@ -228,3 +236,27 @@ def read_h5(path: Path, split: Optional[str] = None, folds: Optional[set[int]] =
             race=f["race"][:][idx].astype(np.int64),
             files=files,
         )
+
+
+def concat_faces(parts: list[FaceArrays], limit: Optional[int] = None) -> FaceArrays:
+    """Several FaceArrays (e.g. the same split of two .h5 files) as one, optionally the first
+    ``limit`` rows; file names must be unique across the parts (teacher targets match by name)."""
+    if len(parts) == 1:
+        out = parts[0]
+    else:
+        sizes = {p.images.shape[1:] for p in parts if len(p)}
+        if len(sizes) > 1:
+            raise ValueError(f"data files hold different image sizes {sorted(sizes)}")
+        files = [f for p in parts for f in p.files]
+        if len(set(files)) != len(files):
+            raise ValueError("data files share file names: rows could not be told apart")
+        out = FaceArrays(images=np.concatenate([p.images for p in parts]),
+                         age=np.concatenate([p.age for p in parts]),
+                         age_group=np.concatenate([p.age_group for p in parts]),
+                         gender=np.concatenate([p.gender for p in parts]),
+                         race=np.concatenate([p.race for p in parts]), files=files)
+    if limit is not None and len(out) > limit:
+        out = FaceArrays(out.images[:limit], out.age[:limit], out.age_group[:limit], out.gender[:limit],
+                         out.race[:limit], out.files[:limit])
+    return out
+

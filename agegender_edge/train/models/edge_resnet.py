@@ -63,8 +63,12 @@ class EdgeResNet(nn.Module):
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """[N, 320] pooled features the heads read (the exported face descriptor, postprocess.py)."""
+        return self.pool(self.blocks(self.stem(x)))
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.heads(self.pool(self.blocks(self.stem(x))))
+        return self.heads(self.features(x))
 
 
 @register_model("edge_resnet", EDGE_INPUT, EDGE_CROP, "EdgeResNet (ResNet-18 layout, narrow), 96 px, 128 MMAC: the shipped default")

@@ -53,8 +53,15 @@ class LeviHassner(nn.Module):
                 nn.init.normal_(m.weight, std=0.005)
                 nn.init.zeros_(m.bias)
 
+    # The convolutional trunk is registered as the submodule ``features`` (state-dict keys
+    # ``features.0.weight`` ... of every checkpoint); the descriptor protocol's ``features()``
+    # method below shadows the attribute, so the trunk is reached through ``_modules``.
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """[N, 512] fc7 features the heads read (the exported face descriptor, postprocess.py)."""
+        return self.fc(self._modules["features"](x))
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.heads(self.fc(self.features(x)))
+        return self.heads(self.features(x))
 
 
 @register_model("levi_hassner", LH_INPUT, LH_CROP, "Levi & Hassner 2015 CNN, Caffe-faithful, 227 px")

@@ -6,7 +6,7 @@ exporter writes into the ONNX metadata; nothing else hard-codes it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 import torch.nn as nn
 
@@ -20,23 +20,37 @@ class ArchSpec:
     input: InputSpec
     crop: CropSpec
     description: str
+    # Landmark template in units of the network input (metadata.AlignSpec.template) for
+    # architectures whose faces are framed by their own convention (e.g. dlib's 150 px chip);
+    # None: the UTKFace-chip template mapped through ``crop`` (train/data/aligned.py).
+    align_template: Optional[tuple[tuple[float, float], ...]] = None
+    # Side of the stored aligned training crops (the input plus a margin for crop / affine
+    # jitter); None: ``crop.resize_to``, which then doubles as the ready-chip crop rule.
+    aligned_size: Optional[int] = None
+
+    @property
+    def train_size(self) -> int:
+        """Side of this architecture's stored training crops (``prepare --align``)."""
+        return self.aligned_size or self.crop.resize_to
 
 
 _REGISTRY: dict[str, ArchSpec] = {}
 
 
-def register_model(name: str, input: InputSpec, crop: CropSpec, description: str):
+def register_model(name: str, input: InputSpec, crop: CropSpec, description: str,
+                   align_template: Optional[tuple[tuple[float, float], ...]] = None,
+                   aligned_size: Optional[int] = None):
     def wrap(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} registered twice")
-        _REGISTRY[name] = ArchSpec(name, factory, input, crop, description)
+        _REGISTRY[name] = ArchSpec(name, factory, input, crop, description, align_template, aligned_size)
         return factory
     return wrap
 
 
 def _ensure_loaded() -> None:
     # importing the modules runs their @register_model decorators
-    from . import edge_resnet, levi_hassner  # noqa: F401
+    from . import dlib_resnet, edge_resnet, levi_hassner  # noqa: F401
 
 
 def get_arch(name: str) -> ArchSpec:

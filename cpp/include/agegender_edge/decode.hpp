@@ -18,6 +18,7 @@ struct Prediction {
     std::array<double, 2> age_interval_80{};  // 10th..90th percentile
     std::string gender;
     double gender_probability = 0;
+    std::vector<float> embedding;  // the face descriptor (L2-normalised), when the model has one and it was asked for
 };
 
 // Quantile q of a distribution over `bins` (numpy: cumsum, normalise, np.interp), float32 result.

@@ -36,8 +36,10 @@ inline constexpr ChipCalibration kWholeImageCalibration{1.0, 0.0, 0.0};
 class FaceDetector {
 public:
     // Detection runs on a copy whose longer side is at most `max_side` (0: no limit); boxes are
-    // mapped back. At most `max_faces`, highest score first.
-    explicit FaceDetector(int max_side = 960, int max_faces = 64) : max_side_(max_side), max_faces_(max_faces) {}
+    // mapped back. At most `max_faces`, highest score first; detections scoring below
+    // `min_score` are dropped (as FaceDetector.min_score in detection/base.py).
+    explicit FaceDetector(int max_side = 960, int max_faces = 64, double min_score = 0.0)
+        : max_side_(max_side), max_faces_(max_faces), min_score_(min_score) {}
     virtual ~FaceDetector() = default;
     virtual std::vector<Detection> detect(const cv::Mat& bgr);
     virtual const ChipCalibration& calibration() const = 0;
@@ -47,6 +49,7 @@ public:
 protected:
     virtual std::vector<Detection> detect_one(const cv::Mat& bgr) = 0;  // on the downscaled copy
     int max_side_, max_faces_;
+    double min_score_;
 };
 
 class WholeImageDetector : public FaceDetector {
@@ -68,7 +71,8 @@ private:
 class HaarDetector : public FaceDetector {
 public:
     explicit HaarDetector(const std::string& cascade_path, int max_side = 960, int max_faces = 64,
-                          double scale_factor = 1.1, int min_neighbors = 5, int min_size = 24);
+                          double scale_factor = 1.1, int min_neighbors = 5, int min_size = 24,
+                          double min_score = 0.0);
     ~HaarDetector() override;
     const ChipCalibration& calibration() const override { return calib_; }
     std::string name() const override { return "haar"; }
@@ -92,11 +96,14 @@ private:
 // An image without a face scoring at least this is also searched turned by 90 and 270 degrees
 // (sideways photos): the same rule and figure as agegender_edge/detection/yunet.py.
 constexpr float kConfidentUpright = 0.88f;
+// The lowest score of a YuNet face (every pass of the rotation search): DEFAULT_MIN_SCORE in
+// agegender_edge/detection/yunet.py, chosen there on data (benchmarks/detection_threshold.py).
+constexpr float kYuNetDefaultMinScore = 0.78f;
 
 class YuNetDetector : public FaceDetector {
 public:
     explicit YuNetDetector(const std::string& model_path, int max_side = 960, int max_faces = 64,
-                           float score_threshold = 0.6f, float nms_threshold = 0.3f, int top_k = 5000,
+                           float score_threshold = kYuNetDefaultMinScore, float nms_threshold = 0.3f, int top_k = 5000,
                            bool rotation_search = true);
     ~YuNetDetector() override;
     const ChipCalibration& calibration() const override { return calib_; }
@@ -120,7 +127,9 @@ private:
 // "none" | "haar:PATH" | "yunet:PATH" | "haar" / "yunet" (path from $AGEGENDER_EDGE_HAAR /
 // $AGEGENDER_EDGE_YUNET or the build's default) | "auto" (YuNet when $AGEGENDER_EDGE_YUNET is set,
 // else Haar). Throws ModelError for a missing/invalid detector file, std::invalid_argument for an
-// unknown spec.
-std::unique_ptr<FaceDetector> create_detector(const std::string& spec, int max_side = 960, int max_faces = 64);
+// unknown spec or a min_score outside [0, 1]. min_score < 0: the detector's default (YuNet
+// kYuNetDefaultMinScore, Haar 0), as Predictor(min_detection_score=None) in Python.
+std::unique_ptr<FaceDetector> create_detector(const std::string& spec, int max_side = 960, int max_faces = 64,
+                                              double min_score = -1.0);
 
 }  // namespace agegender_edge

@@ -24,6 +24,9 @@ inline constexpr const char* kOutputAgeStd = "age_std";            // [N]
 inline constexpr const char* kOutputAgeBins = "age_bin_probs";     // [N, len(age_bins)]
 inline const std::array<const char*, 5> kOutputNames = {kOutputGender, kOutputAgeGroup, kOutputAgeMean,
                                                         kOutputAgeStd, kOutputAgeBins};
+// Optional sixth output (metadata "embedding" section, metadata.py EmbeddingSpec): the face
+// descriptor [N, D], L2-normalised. An older file without the section has none.
+inline constexpr const char* kOutputEmbedding = "embedding";
 
 struct InputSpec {
     std::string name = "input";
@@ -77,11 +80,11 @@ struct ModelMetadata {
     std::vector<float> age_bins;
     std::vector<std::string> gender_labels = {"female", "male"};
     bool flip_tta = false;
-    // "argmax": the most probable group; "expected_age": the group (nearest rule) of the expected
-    // age (metadata.py AGE_GROUP_RULES; absent = "argmax").
+    // The training-time group rule (metadata.py AGE_GROUP_RULES; absent = "argmax"), validated but
+    // not used by decode: every runtime reports the most probable group (issue 21).
     std::string age_group_rule = "argmax";
     // The reported age: "mean" (the graph's age_years) or "median" of the age-bin distribution
-    // (metadata.py AGE_ESTIMATES; absent = "mean"). "expected_age" groups follow the reported age.
+    // (metadata.py AGE_ESTIMATES; absent = "mean").
     std::string age_estimate = "mean";
     std::optional<AlignSpec> align;  // none: faces are cut by the box rule only
     CalibrationSpec calibration;
@@ -89,6 +92,10 @@ struct ModelMetadata {
     std::string licence;
     int format_version = kFormatVersion;
     std::optional<std::string> weights_sha256;
+    // the "embedding" section: 0 = the model has no descriptor output
+    int embedding_dim = 0;
+    std::string embedding_flip = "none";               // "mean": face and mirror descriptors averaged
+    std::optional<double> embedding_match_threshold;   // cosine distance (the video tracker's gate)
     std::string source_json;  // the original JSON document (copied verbatim into engine sidecars)
 
     // Parse and validate; throws ModelFormatError naming `source` on any problem

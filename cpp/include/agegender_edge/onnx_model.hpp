@@ -51,9 +51,14 @@ std::string sha256_hex(const void* data, std::size_t size);
 //  * the two batch-halving Slices of the flip TTA ([0:n], [n:]) -> one Split(axis 0) into halves;
 //  * [1,C,1,1] constants of Add/Sub/Mul/Div -> [C,1,1] (OpenCV 4.6 otherwise broadcasts them over
 //    the batch axis: wrong results for batch 3, an exception for other batch sizes);
+//  * the face descriptor's branch (the nodes that lead to the "embedding" output only: flip halves
+//    added, ReduceL2, Clip, Div; OpenCV 4.6 cannot broadcast that Div) is cut off: the graph
+//    output becomes the pooled-feature tensor it starts from, named in `embedding_features`, and
+//    the runner adds the halves (flip) and L2-normalises in C++ (the same arithmetic);
 //  * nodes whose outputs are no longer used are dropped.
 // Weights are untouched. `applied` receives one line per rewrite. The input is not modified.
 std::vector<std::uint8_t> rewrite_for_opencv_dnn(const std::vector<std::uint8_t>& model_bytes,
-                                                 int input_width, std::vector<std::string>* applied);
+                                                 int input_width, std::vector<std::string>* applied,
+                                                 std::string* embedding_features = nullptr);
 
 }  // namespace agegender_edge

@@ -23,10 +23,12 @@ struct PredictorOptions {
     std::int64_t max_pixels = kDefaultMaxPixels;
     int max_faces = 64;
     int detect_max_side = 960;
+    double min_detection_score = -1.0;  // < 0: the detector's default (Predictor(min_detection_score=None))
+    bool return_embeddings = false;     // fill Prediction::embedding (Predictor(return_embeddings=True))
 };
 
 // $AGEGENDER_EDGE_MODEL, else the path the build was configured with (AGEGENDER_EDGE_MODEL cache
-// variable: the package's weights/edge_resnet_aligned.onnx).
+// variable: the package's weights/dlib_resnet_aligned.onnx).
 std::string default_model_path();
 
 class Predictor {

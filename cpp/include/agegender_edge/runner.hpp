@@ -17,6 +17,7 @@ struct Outputs {
     std::vector<float> age_mean;   // [n]
     std::vector<float> age_std;    // [n]
     std::vector<float> age_bins;   // [n, len(age_bins)]
+    std::vector<float> embedding;  // [n, metadata.embedding_dim], L2-normalised; empty: no descriptor
 };
 
 class Runner {
