@@ -41,8 +41,6 @@ def load_labelled(data: Path, split: Optional[str] = None, folds: Optional[set[i
         return LabelledFaces(list(arr.images), arr.gender, arr.age_group, arr.age, arr.race, arr.files)
     if not data.is_dir():
         raise FileNotFoundError(f"{data}: not an .h5 file or a folder of UTKFace-named images")
-    from ..errors import InvalidImageError
-    from ..imageio import DEFAULT_MAX_PIXELS, load_image
     from .data.utkface import IMAGE_SUFFIXES, parse_utkface_name
 
     chips, g, a, grp, race, files = [], [], [], [], [], []
@@ -54,12 +52,10 @@ def load_labelled(data: Path, split: Optional[str] = None, folds: Optional[set[i
         if parsed is None:
             skipped.setdefault("unparseable_name", []).append(path.name)
             continue
-        try:
-            bgr = load_image(path, None, DEFAULT_MAX_PIXELS).bgr
-        except InvalidImageError:
-            skipped.setdefault("unreadable_image", []).append(path.name)
+        rgb = _read_rgb(path, skipped)
+        if rgb is None:
             continue
-        chips.append(bgr[:, :, ::-1])
+        chips.append(rgb)
         age, gender, r = parsed
         g.append(gender); a.append(float(age)); grp.append(age_to_group_nearest(age)); race.append(r)
         files.append(path.name)
@@ -70,9 +66,20 @@ def load_labelled(data: Path, split: Optional[str] = None, folds: Optional[set[i
     return LabelledFaces(chips, np.array(g), np.array(grp), np.array(a, dtype=np.float32), np.array(race), files, skipped)
 
 
-def _load_aaf(folder: Path, manifest: Path, split: Optional[str], limit: Optional[int]) -> LabelledFaces:
+def _read_rgb(path: Path, skipped: dict[str, list[str]]) -> Optional[np.ndarray]:
+    """An evaluation image as RGB (EXIF-upright, as the runtime reads it), or None when it cannot
+    be read (listed by name under ``skipped["unreadable_image"]``)."""
     from ..errors import InvalidImageError
     from ..imageio import DEFAULT_MAX_PIXELS, load_image
+
+    try:
+        return load_image(path, None, DEFAULT_MAX_PIXELS).bgr[:, :, ::-1]
+    except InvalidImageError:
+        skipped.setdefault("unreadable_image", []).append(Path(path).name)
+        return None
+
+
+def _load_aaf(folder: Path, manifest: Path, split: Optional[str], limit: Optional[int]) -> LabelledFaces:
     from .data.aaf import read_aaf
     from .data.records import DropCounter
 
@@ -80,12 +87,10 @@ def _load_aaf(folder: Path, manifest: Path, split: Optional[str], limit: Optiona
     chips, g, a, grp, files = [], [], [], [], []
     skipped: dict[str, list[str]] = {}
     for rec in read_aaf(folder, manifest, drops, {split} if split else None):
-        try:
-            bgr = load_image(rec.path, None, DEFAULT_MAX_PIXELS).bgr
-        except InvalidImageError:
-            skipped.setdefault("unreadable_image", []).append(rec.source_name)
+        rgb = _read_rgb(rec.path, skipped)
+        if rgb is None:
             continue
-        chips.append(bgr[:, :, ::-1])
+        chips.append(rgb)
         g.append(rec.gender); a.append(rec.age); grp.append(rec.age_group); files.append(rec.source_name)
         if limit and len(chips) >= limit:
             break

@@ -58,8 +58,10 @@ class EvalReport:
 
     def intervals(self) -> str:
         """The headline figures with their 95% bootstrap intervals (extra["ci95"]), one line."""
+        from .intervals import format_interval
+
         ci = self.extra.get("ci95", {})
-        parts = [f"{label} {getattr(self, key):.4f} [{ci[key][0]:.4f}, {ci[key][1]:.4f}]"
+        parts = [f"{label} {format_interval(getattr(self, key), ci[key])}"
                  for key, label in (("gender_accuracy", "gender"), ("age_mae", "MAE"),
                                     ("age_group_accuracy", "8-group"), ("one_off_accuracy", "1-off"))
                  if key in ci and getattr(self, key) is not None]

@@ -208,7 +208,7 @@ class Trainer:
     def _resize(self, arr: FaceArrays) -> FaceArrays:
         import cv2
         # aligned crops are stored at the architecture's training size; chips follow the crop rule
-        size = self.arch.train_size if self._align_spec() else self.arch.crop.resize_to
+        size = self.arch.train_size if self.align_json else self.arch.crop.resize_to
         if arr.images.shape[1] == size:
             return arr
         interp = cv2.INTER_AREA if arr.images.shape[1] > size else cv2.INTER_LINEAR
@@ -226,6 +226,7 @@ class Trainer:
             val = concat_faces([read_h5(p, split=cfg.val_split) for p in paths], cfg.max_val)
         if len(train) == 0 or len(val) == 0:
             raise ValueError(f"{cfg.data}: empty train ({len(train)}) or val ({len(val)}) selection")
+        self.align_json = self._align_spec()     # read once (the data files are checked to agree)
         return self._resize(train), self._resize(val)
 
     def _teacher_targets(self) -> tuple[Optional[np.ndarray], Optional[np.ndarray]]:
@@ -449,9 +450,8 @@ class Trainer:
                 self.best_score = score
                 best = {"ema": self.ema.model.state_dict(), "epoch": self.epoch,
                         "config": json.dumps(dataclasses.asdict(self.cfg)), "val": json.dumps(row["val"])}
-                align = self._align_spec()
-                if align is not None:
-                    best["align"] = align
+                if self.align_json is not None:
+                    best["align"] = self.align_json
                 torch.save(best, self.out / "best.pt")
             self.save("last.pt")
             plot_curves(self.history, self.out / "curve.png")

@@ -9,8 +9,8 @@ visible fraction (the share of the chip inside the frame and not covered by face
 or by a panel); ``label["person"]`` names who a face is (one person may be scripted as several
 faces, e.g. before and after a cut).
 
-Faces: UTKFace val chips (``utkface_val_chips``), LFW dev photos (``lfw_dev_faces``: real
-identities, in the wild) and AAF val photos (``aaf_val_faces``), each cut to a square chip.
+Faces: UTKFace val chips (``utkface_val_chips``) and LFW dev photos (``lfw_dev_faces``: real
+identities, in the wild), each cut to a square chip.
 """
 from __future__ import annotations
 
@@ -224,32 +224,4 @@ def lfw_dev_faces(lfw_dir: Path, n_female: int, n_male: int, seed: int = 0) -> t
         chips.append(_square(img, 0.6))
     labels = [{"gender": {"F": "female", "M": "male"}[r["gender"].strip().upper()], "identity": r["identity"],
                "file": r["file"]} for r in chosen]
-    return chips, labels
-
-
-def aaf_val_faces(labels_csv: Path, images_dir: Path, n_female: int, n_male: int, seed: int = 0,
-                  min_age: int = 18) -> tuple[list[np.ndarray], list[dict]]:
-    """AAF val photos (the manifest's val split only; head crops ~300 x 340), cut to the
-    centred square; labels carry gender, age, the nearest Adience group and the file."""
-    import csv
-
-    from ..labels import AGE_GROUP_LABELS, age_to_group_nearest
-
-    with open(labels_csv, newline="") as fh:
-        rows = [r for r in csv.DictReader(fh) if r["split"] == "val" and int(r["age"]) >= min_age]
-    rng = np.random.default_rng(seed)
-    chosen = []
-    for gender, n in (("F", n_female), ("M", n_male)):
-        pool = sorted((r for r in rows if r["gender"] == gender), key=lambda r: r["file"])
-        chosen += [pool[i] for i in rng.choice(len(pool), n, replace=False)]
-    chosen = [chosen[i] for i in rng.permutation(len(chosen))]
-    chips = []
-    for r in chosen:
-        img = cv2.imread(str(Path(images_dir) / r["file"]))
-        if img is None:
-            raise FileNotFoundError(f"{Path(images_dir) / r['file']}: cannot be read")
-        chips.append(_square(img, 1.0))
-    labels = [{"gender": {"F": "female", "M": "male"}[r["gender"]], "age": int(r["age"]),
-               "age_group": AGE_GROUP_LABELS[age_to_group_nearest(float(r["age"]))], "file": r["file"]}
-              for r in chosen]
     return chips, labels

@@ -9,45 +9,22 @@ and sets AGEGENDER_EDGE_REQUIRE_RAY_TESTS=1 so that these tests fail there inste
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from tests.label.conftest import assert_rows_match_predict, assert_same_rows, keyed, read_rows
+from tests.ray_netns import RAY_START_TIMEOUT, require_loopback_netns, run_in_loopback_netns
 
 pytestmark = pytest.mark.ray
 
 SCENARIOS = Path(__file__).with_name("ray_scenarios.py")
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _netns_unavailable() -> str:
-    if importlib_missing("ray"):
-        return "ray is not installed (pip install -e '.[distributed]')"
-    if shutil.which("unshare") is None:
-        return "unshare (util-linux) is not installed"
-    if os.geteuid() != 0:
-        return "needs root for a loopback-only network namespace (unshare -n)"
-    return ""
-
-
-def importlib_missing(name: str) -> bool:
-    import importlib.util
-    return importlib.util.find_spec(name) is None
 
 
 @pytest.fixture(scope="module")
 def ray_run(chip_inputs, photo_inputs, tmp_path_factory) -> dict:
-    reason = _netns_unavailable()
-    if reason:
-        if os.environ.get("AGEGENDER_EDGE_REQUIRE_RAY_TESTS") == "1":
-            pytest.fail(f"Ray tests required here but cannot run: {reason}")
-        pytest.skip(reason)
+    require_loopback_netns("ray")
     for attempt in (1, 2):
         work = tmp_path_factory.mktemp("ray_work")
         proc = _run_scenarios(work, chip_inputs, photo_inputs)
@@ -62,21 +39,9 @@ def ray_run(chip_inputs, photo_inputs, tmp_path_factory) -> dict:
     return report
 
 
-RAY_START_TIMEOUT = "timed out during startup"   # Ray's message; label's own error quotes it
-
-
 def _run_scenarios(work: Path, chip_inputs, photo_inputs) -> subprocess.CompletedProcess:
-    # a short private RAY_TMPDIR: Ray's unix socket paths must stay under 108 bytes, and the test
-    # cluster must not share /tmp/ray (its "current cluster" file, session folders) with anyone
-    ray_tmp = tempfile.mkdtemp(prefix="agr-")
-    env = dict(os.environ, RAY_TMPDIR=ray_tmp, RAY_USAGE_STATS_ENABLED="0",
-               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
-    cmd = ["unshare", "-n", sys.executable, str(SCENARIOS), "--work", str(work),
-           "--manifest", str(chip_inputs["manifest"]), "--photos", *photo_inputs]
-    try:
-        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=420)
-    finally:
-        shutil.rmtree(ray_tmp, ignore_errors=True)
+    return run_in_loopback_netns(SCENARIOS, ["--work", work, "--manifest", chip_inputs["manifest"],
+                                             "--photos", *photo_inputs], timeout=420)
 
 
 def test_cluster_ran_on_loopback_only(ray_run):

@@ -4,52 +4,25 @@ replicas answer what the local server answers. Needs root; CI sets AGEGENDER_EDG
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import pytest
+
+from tests.ray_netns import RAY_START_TIMEOUT, require_loopback_netns, run_in_loopback_netns
 
 from .conftest import TOLERANCE, max_abs_diff
 
 pytestmark = pytest.mark.ray
 
 SCENARIO = Path(__file__).with_name("ray_serve_scenario.py")
-RAY_START_TIMEOUT = "timed out during startup"   # Ray's message; the CLI's error quotes it
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _unavailable() -> str:
-    import importlib.util
-    if importlib.util.find_spec("ray") is None or importlib.util.find_spec("ray.serve") is None:
-        return "ray[serve] is not installed (pip install -e '.[distributed]')"
-    if shutil.which("unshare") is None:
-        return "unshare (util-linux) is not installed"
-    if os.geteuid() != 0:
-        return "needs root for a loopback-only network namespace (unshare -n)"
-    return ""
 
 
 @pytest.fixture(scope="module")
 def ray_report(photos, tmp_path_factory) -> dict:
-    reason = _unavailable()
-    if reason:
-        if os.environ.get("AGEGENDER_EDGE_REQUIRE_RAY_TESTS") == "1":
-            pytest.fail(f"Ray tests required here but cannot run: {reason}")
-        pytest.skip(reason)
+    require_loopback_netns("ray", "ray.serve")
     for attempt in (1, 2):
         work = tmp_path_factory.mktemp("ray_serve")
-        ray_tmp = tempfile.mkdtemp(prefix="ags-")        # short: Ray's socket paths must stay < 108 bytes
-        env = dict(os.environ, RAY_TMPDIR=ray_tmp, RAY_USAGE_STATS_ENABLED="0",
-                   PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
-        try:
-            proc = subprocess.run(["unshare", "-n", sys.executable, str(SCENARIO), "--work", str(work),
-                                   *map(str, photos)], env=env, capture_output=True, text=True, timeout=480)
-        finally:
-            shutil.rmtree(ray_tmp, ignore_errors=True)
+        proc = run_in_loopback_netns(SCENARIO, ["--work", work, *photos], timeout=480)
         log = (work / "serve_ray.log").read_text() if (work / "serve_ray.log").exists() else ""
         # Ray gives a new raylet a fixed 30 s to register; a machine shared with heavy jobs can miss
         # that once (as tests/label/test_ray_engine.py): retry on that failure only

@@ -118,3 +118,20 @@ def test_prepare_aaf_refuses_a_folder_with_other_aaf_images(aaf_folder, tmp_path
                                    "--out", str(tmp_path / "x.h5"), "--align", "edge_resnet"])
     assert res.exit_code != 0 and "does not list" in res.output and "Traceback" not in res.output
     assert not list(tmp_path.glob("x.h5*"))
+
+
+def test_evaluation_reads_aaf_through_the_manifest(aaf_folder):
+    from agegender_edge.train.evaluate import load_labelled
+
+    folder, picked, blank = aaf_folder
+    val = [p for p in picked if p["split"] == "val"]
+    faces = load_labelled(folder, split="val", aaf_manifest=MANIFEST)
+    listed = sorted(val + ([blank] if blank["split"] == "val" else []), key=lambda r: r["file"])
+    assert faces.files == [r["file"] for r in listed]
+    assert [float(a) for a in faces.age] == [float(r["age"]) for r in listed]
+    assert faces.chips[0].shape == (340, 300, 3)          # the whole head crop: the detector finds the face
+    with open(folder / picked[0]["file"], "wb") as fh:     # an unreadable listed file is skipped by name
+        fh.write(b"not a jpeg")
+    everything = load_labelled(folder, aaf_manifest=MANIFEST)
+    assert picked[0]["file"] in everything.skipped["unreadable_image"]
+    assert picked[0]["file"] not in everything.files

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from agegender_edge.train.data.h5pack import read_h5
+from agegender_edge.train.data.h5pack import concat_faces, read_h5
 from agegender_edge.train.postprocess import AgeGenderOutputs
 from agegender_edge.train.trainer import load_best
 from train_cached import upper_features
@@ -34,9 +34,8 @@ def main() -> None:
     torch.set_num_threads(2)
     net, _cfg = load_best(args.checkpoint)
     outputs = AgeGenderOutputs(101)
-    parts = [read_h5(p, split="train") for p in (args.utk, args.aaf)]
-    files = [f for p in parts for f in p.files]
-    gender = np.concatenate([p.gender for p in parts])
+    train = concat_faces([read_h5(p, split="train") for p in (args.utk, args.aaf)])   # the cache's row order
+    files, gender = train.files, train.gender
     feats = np.load(args.cache / "train.v0.level2.npy", mmap_mode="r")
     if len(feats) != len(files):
         raise SystemExit(f"cache has {len(feats)} rows, the data {len(files)}: rebuild the cache")

@@ -37,7 +37,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from agegender_edge.train.augment import center_crop, degrade, photometric, random_affine_crop
-from agegender_edge.train.data.h5pack import read_h5
+from agegender_edge.train.data.h5pack import concat_faces, read_h5
 from agegender_edge.train.metrics import Predictions, evaluate_predictions
 from agegender_edge.train.models.dlib_resnet import fold_affine
 from agegender_edge.train.models.registry import create_model, get_arch
@@ -156,11 +156,10 @@ def main() -> None:
     for tag, path in (("utk", args.utk), ("aaf", args.aaf)):
         for split in ("train", "val"):
             parts[tag, split] = read_h5(path, split=split)
-    tr_images = np.concatenate([parts["utk", "train"].images, parts["aaf", "train"].images])
-    tr = {k: torch.from_numpy(np.concatenate([getattr(parts["utk", "train"], k), getattr(parts["aaf", "train"], k)]))
-          for k in ("age", "age_group", "gender")}
-    train_feats, train_embs = build_cache(net, norm, tr_images, args.views, args.cache / "train", size)
-    del tr_images
+    train = concat_faces([parts["utk", "train"], parts["aaf", "train"]])
+    tr = {k: torch.from_numpy(getattr(train, k)) for k in ("age", "age_group", "gender")}
+    train_feats, train_embs = build_cache(net, norm, train.images, args.views, args.cache / "train", size)
+    del train   # the images are in the cache now
     val = {tag: build_cache(net, norm, parts[tag, "val"].images, 1, args.cache / f"{tag}_val", size)[0][0]
            for tag in ("utk", "aaf")}
     n = len(tr["gender"])
